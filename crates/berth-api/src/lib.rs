@@ -1,0 +1,15 @@
+//! Docker Engine API wire types shared by every Berth crate: errors, API versions, filters, and
+//! the JSON shapes of the system API.
+//!
+//! Nothing here knows about HTTP servers or containerd; it is the vocabulary the routers and the
+//! engine speak to each other.
+
+mod error;
+pub mod filters;
+pub mod params;
+pub mod system;
+mod version;
+
+pub use error::{Error, ErrorKind, Result};
+pub use filters::Filters;
+pub use version::{ApiVersion, MAX_API_VERSION, MIN_API_VERSION};

@@ -1,0 +1,3 @@
+//! berthd, the Berth daemon.
+
+fn main() {}

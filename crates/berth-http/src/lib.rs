@@ -1,0 +1,15 @@
+//! axum glue shared by the routers: Docker-style JSON errors, extractors that never answer in
+//! plain text, request-scoped API version and experimental flag, and streaming helpers.
+//!
+//! Routers use only what is here (plus axum's `Router`) so every endpoint answers failures the
+//! way dockerd does: a status from [`berth_api::ErrorKind`] and a `{"message": ...}` body.
+
+mod error;
+mod extract;
+mod response;
+mod routing;
+
+pub use error::{ApiError, error_response};
+pub use extract::{ApiJson, ApiPath, ApiQuery, RequestApiVersion};
+pub use response::{JsonResponse, json_lines};
+pub use routing::{Experimental, RouteNotFound, experimental_only, get, not_found};

@@ -1,0 +1,66 @@
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use berth_api::params::parse_timestamp;
+use berth_api::{Error, Filters};
+use berth_backend::EventsQuery;
+use berth_http::{ApiError, ApiQuery, JsonResponse, json_lines};
+use http::{HeaderName, HeaderValue, header};
+
+use crate::Backend;
+use crate::params::{EVENT_FILTERS, EventsParams};
+
+fn ping_headers(backend: &Backend) -> [(HeaderName, HeaderValue); 5] {
+    let info = backend.ping();
+    let value = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""));
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+        (HeaderName::from_static("builder-version"), value(info.builder_version)),
+        (HeaderName::from_static("swarm"), value(info.swarm)),
+    ]
+}
+
+pub(crate) async fn ping(State(backend): State<Backend>) -> Response {
+    (ping_headers(&backend), "OK").into_response()
+}
+
+pub(crate) async fn ping_head(State(backend): State<Backend>) -> Response {
+    (ping_headers(&backend), [(header::CONTENT_LENGTH, HeaderValue::from_static("0"))])
+        .into_response()
+}
+
+pub(crate) async fn version(State(backend): State<Backend>) -> Result<Response, ApiError> {
+    Ok(JsonResponse(backend.version().await?).into_response())
+}
+
+pub(crate) async fn info(State(backend): State<Backend>) -> Result<Response, ApiError> {
+    Ok(JsonResponse(backend.info().await?).into_response())
+}
+
+pub(crate) async fn events(
+    State(backend): State<Backend>,
+    ApiQuery(params): ApiQuery<EventsParams>,
+) -> Result<Response, ApiError> {
+    let time = |name: &str, value: Option<String>| -> Result<Option<i64>, Error> {
+        match value.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(v) => parse_timestamp(name, v).map(Some),
+        }
+    };
+    let since = time("since", params.since)?;
+    let until = time("until", params.until)?;
+    if let (Some(s), Some(u)) = (since, until)
+        && u < s
+    {
+        return Err(Error::invalid("`since` time cannot be after `until` time").into());
+    }
+    let filters = Filters::parse(params.filters.as_deref().unwrap_or(""))?;
+    filters.validate(EVENT_FILTERS)?;
+    let stream = backend.events(EventsQuery { since, until, filters })?;
+    Ok(json_lines(stream))
+}
+
+pub(crate) async fn options() -> Response {
+    http::StatusCode::OK.into_response()
+}
