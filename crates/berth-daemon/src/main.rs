@@ -1,3 +1,5 @@
-//! berthd, the Berth daemon.
+//! berthd, the Berth daemon (see the `berth_daemon` library for everything it does).
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    berth_daemon::main()
+}

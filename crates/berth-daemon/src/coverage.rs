@@ -1,0 +1,266 @@
+//! The Docker Engine API route table (dockerd 28.5.2) and what Berth does with each route.
+//!
+//! Requests that no Berth router matched end here: a route dockerd has but Berth does not
+//! implement yet answers 501 naming it; anything else is dockerd's 404 `page not found`.
+//! `docs/api-coverage.md` is generated from this table (see the test at the bottom).
+
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use berth_http::{error_response, not_found};
+use http::{Method, StatusCode};
+
+/// How Berth serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Served by a router.
+    Implemented,
+    /// Answers 501 until its issue lands.
+    NotYet,
+}
+
+/// One dockerd route: API group, method, path pattern (`{x}` one segment, `{x*}` greedy).
+pub(crate) struct Route {
+    pub(crate) group: &'static str,
+    pub(crate) method: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) status: Status,
+}
+
+const fn r(group: &'static str, method: &'static str, path: &'static str, status: Status) -> Route {
+    Route { group, method, path, status }
+}
+
+use Status::{Implemented as I, NotYet as N};
+
+/// Every route of dockerd 28.5.2, in dockerd's registration order within each group.
+pub(crate) const ROUTES: &[Route] = &[
+    r("system", "OPTIONS", "/{anyroute*}", I),
+    r("system", "GET", "/_ping", I),
+    r("system", "HEAD", "/_ping", I),
+    r("system", "GET", "/events", I),
+    r("system", "GET", "/info", I),
+    r("system", "GET", "/version", I),
+    r("system", "GET", "/system/df", N),
+    r("system", "POST", "/auth", N),
+    r("container", "GET", "/containers/{name*}/checkpoints", N),
+    r("container", "POST", "/containers/{name*}/checkpoints", N),
+    r("container", "DELETE", "/containers/{name}/checkpoints/{checkpoint}", N),
+    r("container", "HEAD", "/containers/{name*}/archive", N),
+    r("container", "GET", "/containers/json", N),
+    r("container", "GET", "/containers/{name*}/export", N),
+    r("container", "GET", "/containers/{name*}/changes", N),
+    r("container", "GET", "/containers/{name*}/json", N),
+    r("container", "GET", "/containers/{name*}/top", N),
+    r("container", "GET", "/containers/{name*}/logs", N),
+    r("container", "GET", "/containers/{name*}/stats", N),
+    r("container", "GET", "/containers/{name*}/attach/ws", N),
+    r("container", "GET", "/containers/{name*}/archive", N),
+    r("container", "POST", "/containers/create", N),
+    r("container", "POST", "/containers/{name*}/kill", N),
+    r("container", "POST", "/containers/{name*}/pause", N),
+    r("container", "POST", "/containers/{name*}/unpause", N),
+    r("container", "POST", "/containers/{name*}/restart", N),
+    r("container", "POST", "/containers/{name*}/start", N),
+    r("container", "POST", "/containers/{name*}/stop", N),
+    r("container", "POST", "/containers/{name*}/wait", N),
+    r("container", "POST", "/containers/{name*}/resize", N),
+    r("container", "POST", "/containers/{name*}/attach", N),
+    r("container", "POST", "/containers/{name*}/rename", N),
+    r("container", "POST", "/containers/{name*}/update", N),
+    r("container", "POST", "/containers/prune", N),
+    r("container", "POST", "/commit", N),
+    r("container", "PUT", "/containers/{name*}/archive", N),
+    r("container", "DELETE", "/containers/{name*}", N),
+    r("exec", "POST", "/containers/{name*}/exec", N),
+    r("exec", "POST", "/exec/{name*}/start", N),
+    r("exec", "POST", "/exec/{name*}/resize", N),
+    r("exec", "GET", "/exec/{id*}/json", N),
+    r("image", "GET", "/images/json", N),
+    r("image", "GET", "/images/search", N),
+    r("image", "GET", "/images/get", N),
+    r("image", "GET", "/images/{name*}/get", N),
+    r("image", "GET", "/images/{name*}/history", N),
+    r("image", "GET", "/images/{name*}/json", N),
+    r("image", "POST", "/images/load", N),
+    r("image", "POST", "/images/create", N),
+    r("image", "POST", "/images/{name*}/push", N),
+    r("image", "POST", "/images/{name*}/tag", N),
+    r("image", "POST", "/images/prune", N),
+    r("image", "DELETE", "/images/{name*}", N),
+    r("distribution", "GET", "/distribution/{name*}/json", N),
+    r("volume", "GET", "/volumes", N),
+    r("volume", "GET", "/volumes/{name*}", N),
+    r("volume", "POST", "/volumes/create", N),
+    r("volume", "POST", "/volumes/prune", N),
+    r("volume", "PUT", "/volumes/{name*}", N),
+    r("volume", "DELETE", "/volumes/{name*}", N),
+    r("network", "GET", "/networks", N),
+    r("network", "GET", "/networks/", N),
+    r("network", "GET", "/networks/{id*}", N),
+    r("network", "POST", "/networks/create", N),
+    r("network", "POST", "/networks/{id*}/connect", N),
+    r("network", "POST", "/networks/{id*}/disconnect", N),
+    r("network", "POST", "/networks/prune", N),
+    r("network", "DELETE", "/networks/{id*}", N),
+    r("build", "POST", "/build", N),
+    r("build", "POST", "/build/prune", N),
+    r("build", "POST", "/build/cancel", N),
+    r("session", "POST", "/session", N),
+    r("swarm", "POST", "/swarm/init", N),
+    r("swarm", "POST", "/swarm/join", N),
+    r("swarm", "POST", "/swarm/leave", N),
+    r("swarm", "GET", "/swarm", N),
+    r("swarm", "GET", "/swarm/unlockkey", N),
+    r("swarm", "POST", "/swarm/update", N),
+    r("swarm", "POST", "/swarm/unlock", N),
+    r("swarm", "GET", "/services", N),
+    r("swarm", "GET", "/services/{id}", N),
+    r("swarm", "POST", "/services/create", N),
+    r("swarm", "POST", "/services/{id}/update", N),
+    r("swarm", "DELETE", "/services/{id}", N),
+    r("swarm", "GET", "/services/{id}/logs", N),
+    r("swarm", "GET", "/nodes", N),
+    r("swarm", "GET", "/nodes/{id}", N),
+    r("swarm", "DELETE", "/nodes/{id}", N),
+    r("swarm", "POST", "/nodes/{id}/update", N),
+    r("swarm", "GET", "/tasks", N),
+    r("swarm", "GET", "/tasks/{id}", N),
+    r("swarm", "GET", "/tasks/{id}/logs", N),
+    r("swarm", "GET", "/secrets", N),
+    r("swarm", "POST", "/secrets/create", N),
+    r("swarm", "DELETE", "/secrets/{id}", N),
+    r("swarm", "GET", "/secrets/{id}", N),
+    r("swarm", "POST", "/secrets/{id}/update", N),
+    r("swarm", "GET", "/configs", N),
+    r("swarm", "POST", "/configs/create", N),
+    r("swarm", "DELETE", "/configs/{id}", N),
+    r("swarm", "GET", "/configs/{id}", N),
+    r("swarm", "POST", "/configs/{id}/update", N),
+    r("plugin", "GET", "/plugins", N),
+    r("plugin", "GET", "/plugins/{name*}/json", N),
+    r("plugin", "GET", "/plugins/privileges", N),
+    r("plugin", "DELETE", "/plugins/{name*}", N),
+    r("plugin", "POST", "/plugins/{name*}/enable", N),
+    r("plugin", "POST", "/plugins/{name*}/disable", N),
+    r("plugin", "POST", "/plugins/pull", N),
+    r("plugin", "POST", "/plugins/{name*}/push", N),
+    r("plugin", "POST", "/plugins/{name*}/upgrade", N),
+    r("plugin", "POST", "/plugins/{name*}/set", N),
+    r("plugin", "POST", "/plugins/create", N),
+    r("debug", "GET", "/debug/vars", N),
+    r("debug", "GET", "/debug/pprof/", N),
+    r("debug", "GET", "/debug/pprof/cmdline", N),
+    r("debug", "GET", "/debug/pprof/profile", N),
+    r("debug", "GET", "/debug/pprof/symbol", N),
+    r("debug", "GET", "/debug/pprof/trace", N),
+    r("debug", "GET", "/debug/pprof/{name}", N),
+    r("grpc", "POST", "/grpc", N),
+];
+
+/// Matches `path` against a pattern: `{x}` is one non-empty segment, `{x*}` any text (greedy,
+/// may contain `/`, may be empty), as gorilla/mux's `{x:.*}`.
+fn pattern_matches(pattern: &str, path: &str) -> bool {
+    let Some(start) = pattern.find('{') else { return pattern == path };
+    let Some(prefix_rest) = path.strip_prefix(&pattern[..start]) else { return false };
+    let Some(close) = pattern[start..].find('}') else { return false };
+    let var = &pattern[start + 1..start + close];
+    let after = &pattern[start + close + 1..];
+    if var.ends_with('*') {
+        // Greedy: try the longest capture first, as a regex `.*` does.
+        (0..=prefix_rest.len())
+            .rev()
+            .filter(|&i| prefix_rest.is_char_boundary(i))
+            .any(|i| pattern_matches(after, &prefix_rest[i..]))
+    } else {
+        let end = prefix_rest.find('/').unwrap_or(prefix_rest.len());
+        end > 0 && pattern_matches(after, &prefix_rest[end..])
+    }
+}
+
+/// The first dockerd route matching `method` and `path` (registration order, as gorilla/mux).
+pub(crate) fn lookup(method: &Method, path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.method == method.as_str() && pattern_matches(r.path, path))
+}
+
+/// Fallback for requests no router matched.
+pub(crate) async fn fallback(request: Request) -> Response {
+    let path = request.uri().path();
+    match lookup(request.method(), path) {
+        Some(route) if route.status == Status::NotYet => error_response(
+            StatusCode::NOT_IMPLEMENTED,
+            &format!(
+                "{} {} is not implemented by Berth yet (the {} API group); see docs/api-coverage.md",
+                route.method, route.path, route.group
+            ),
+        ),
+        _ => not_found().await.into_response(),
+    }
+}
+
+/// The markdown of `docs/api-coverage.md`.
+#[cfg(test)]
+pub(crate) fn coverage_markdown() -> String {
+    let mut out = String::from(
+        "# API coverage\n\n\
+         Every route of the Docker Engine API as dockerd 28.5.2 registers it, and what Berth does\n\
+         with it. Generated from `crates/berth-daemon/src/coverage.rs` by its test\n\
+         (`UPDATE_EXPECT=1 cargo test -p berth-daemon coverage` rewrites this file).\n\n\
+         - **implemented**: served by a Berth router.\n\
+         - **501**: answers `501 Not Implemented` with a message naming the route, until the issue\n\
+           that builds it lands.\n\n\
+         Paths are shown without the optional `/vX.Y` prefix; `{name*}` matches text containing `/`.\n\n",
+    );
+    let implemented = ROUTES.iter().filter(|r| r.status == Status::Implemented).count();
+    out.push_str(&format!("{implemented} of {} routes implemented.\n", ROUTES.len()));
+    let mut group = "";
+    for route in ROUTES {
+        if route.group != group {
+            group = route.group;
+            out.push_str(&format!("\n## {group}\n\n| method | path | Berth |\n|---|---|---|\n"));
+        }
+        let status = match route.status {
+            Status::Implemented => "implemented",
+            Status::NotYet => "501",
+        };
+        out.push_str(&format!("| {} | `{}` | {status} |\n", route.method, route.path));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_follow_gorilla_semantics() {
+        assert!(pattern_matches("/containers/{name*}/json", "/containers/abc/json"));
+        assert!(pattern_matches("/images/{name*}/json", "/images/localhost:5000/team/app:1/json"));
+        assert!(pattern_matches("/images/{name*}", "/images/a/b"));
+        assert!(!pattern_matches("/services/{id}", "/services/a/b"));
+        assert!(!pattern_matches("/services/{id}", "/services/"));
+        assert!(pattern_matches("/{anyroute*}", "/whatever/you/like"));
+        assert!(!pattern_matches("/containers/json", "/containers/json2"));
+    }
+
+    #[test]
+    fn lookup_uses_registration_order() {
+        let route = lookup(&Method::GET, "/containers/json").expect("list route");
+        assert_eq!(route.path, "/containers/json");
+        let route = lookup(&Method::DELETE, "/containers/x/checkpoints/y").expect("checkpoint");
+        assert_eq!(route.path, "/containers/{name}/checkpoints/{checkpoint}");
+        assert!(lookup(&Method::GET, "/containers/x/bogus").is_none());
+        assert!(lookup(&Method::PATCH, "/containers/json").is_none());
+    }
+
+    #[test]
+    fn table_has_all_121_dockerd_routes() {
+        // dockerd 28.5.2 registers 121 routes, the OPTIONS catch-all included.
+        assert_eq!(ROUTES.len(), 121);
+    }
+
+    #[test]
+    fn coverage_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api-coverage.md");
+        expect_test::expect_file![path].assert_eq(&coverage_markdown());
+    }
+}

@@ -1,0 +1,83 @@
+//! Assembles the HTTP stack: every router merged, the middleware around it, outermost first.
+//!
+//! `build` runs at start and again on every SIGHUP; the result goes into the `RouterHandle`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use berth_api::{MAX_API_VERSION, MIN_API_VERSION};
+use berth_backend::SystemBackend;
+use berth_middleware::{
+    AccessTraceLayer, ExperimentalLayer, StripVersionPrefixLayer, VersionLayer, cors_layer,
+};
+use http::Request;
+use tower::ServiceBuilder;
+use tower::util::{BoxCloneSyncService, option_layer};
+
+use crate::{build_info, coverage};
+
+/// The whole HTTP stack as one cloneable service.
+pub(crate) type Stack = BoxCloneSyncService<Request<Body>, Response, Infallible>;
+
+/// The backends the routers serve.
+#[derive(Clone)]
+pub(crate) struct Backends {
+    pub(crate) system: Arc<dyn SystemBackend>,
+}
+
+/// The parts of the configuration the stack depends on (all reloadable).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct StackConfig {
+    pub(crate) experimental: bool,
+    pub(crate) cors_origins: Vec<String>,
+}
+
+/// A stack that cannot be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StackError {
+    #[error(transparent)]
+    Cors(#[from] berth_middleware::CorsError),
+    #[error(transparent)]
+    Version(#[from] berth_middleware::VersionConfigError),
+}
+
+/// Builds the stack for `config` over `backends`.
+pub(crate) fn build(config: &StackConfig, backends: &Backends) -> Result<Stack, StackError> {
+    let routes = Router::new().merge(berth_router_system::router(Arc::clone(&backends.system)));
+
+    // `route_layer`s run only for requests that matched a route: dockerd's 404 passes through no
+    // middleware and carries none of its headers. The last one added runs first.
+    let routes = routes
+        // Innermost: tells handlers (and experimental-only routes) whether experimental is on.
+        // Inside the version check, so a version error has no Docker-Experimental header.
+        .route_layer(ExperimentalLayer::new(config.experimental))
+        // Rejects unsupported API versions and stamps Server/Api-Version/Ostype.
+        .route_layer(VersionLayer::new(
+            "Berth",
+            build_info::VERSION,
+            MIN_API_VERSION,
+            MAX_API_VERSION,
+        )?)
+        // CORS outside the version check, as in dockerd: preflights get their headers whatever
+        // the version. The authorization adapter (issue 7) will sit outside this one.
+        .route_layer(option_layer(cors_layer(&config.cors_origins)?))
+        // No route for this path and method: 501 for dockerd routes Berth lacks, else dockerd's
+        // 404 (never 405). Both fallbacks are needed because `OPTIONS /{*any}` makes every path
+        // "known" to axum.
+        .method_not_allowed_fallback(coverage::fallback)
+        .fallback(coverage::fallback);
+
+    let service = ServiceBuilder::new()
+        // Outermost: one span per request, timing everything below.
+        .layer(AccessTraceLayer::new())
+        // Before routing: 301 for unclean paths, and `/vX.Y` removed so one table serves all.
+        .layer(StripVersionPrefixLayer)
+        .service(routes);
+    Ok(BoxCloneSyncService::new(service))
+}
+
+#[cfg(test)]
+mod tests;

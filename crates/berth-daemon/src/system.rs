@@ -1,0 +1,281 @@
+//! The system backend: host facts for `/info` and `/version`, and the event bus for `/events`.
+//!
+//! It lives in the daemon until `berth-engine` exists; object counts are Berth's own (no
+//! containers or images are managed yet, so they are zero).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use berth_api::system::{ComponentVersion, Info, Platform, RegistryConfig, Version};
+use berth_api::{Error, MAX_API_VERSION, MIN_API_VERSION, Result};
+use berth_backend::{BoxStream, EventsQuery, PingInfo, SystemBackend};
+use futures_util::StreamExt;
+
+use crate::build_info;
+use crate::config::Config;
+use crate::events::EventBus;
+
+/// Facts about this host that do not change while the daemon runs.
+#[derive(Debug, Clone)]
+pub(crate) struct HostFacts {
+    pub(crate) id: String,
+    pub(crate) hostname: String,
+    pub(crate) kernel: String,
+    pub(crate) machine: String,
+    pub(crate) os_name: String,
+    pub(crate) os_version: String,
+    pub(crate) ncpu: u64,
+    pub(crate) mem_total: u64,
+    pub(crate) cgroup_version: String,
+}
+
+impl HostFacts {
+    /// Reads the host, and the engine ID under `data_root` (created on first start).
+    pub(crate) fn gather(data_root: &Path) -> std::io::Result<Self> {
+        let uts = nix::sys::utsname::uname().map_err(std::io::Error::from)?;
+        let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let field = |key: &str| {
+            os_release
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .map(|v| v.trim_matches('"').to_owned())
+                .unwrap_or_default()
+        };
+        Ok(Self {
+            id: engine_id(data_root)?,
+            hostname: nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            kernel: uts.release().to_string_lossy().into_owned(),
+            machine: uts.machine().to_string_lossy().into_owned(),
+            os_name: match field("PRETTY_NAME") {
+                name if name.is_empty() => "Linux".to_owned(),
+                name => name,
+            },
+            os_version: field("VERSION_ID"),
+            ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+            mem_total: mem_total().unwrap_or(0),
+            cgroup_version: if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                "2".to_owned()
+            } else {
+                "1".to_owned()
+            },
+        })
+    }
+}
+
+/// The daemon's persistent identity, like dockerd's `engine-id` file.
+fn engine_id(data_root: &Path) -> std::io::Result<String> {
+    let path = data_root.join("engine-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    crate::fsutil::write_atomic(&path, id.as_bytes())?;
+    Ok(id)
+}
+
+fn mem_total() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Which cgroup v1 controller features the kernel offers (what `/info` reports as limits).
+#[derive(Debug, Default, Clone, Copy)]
+struct CgroupFeatures {
+    memory: bool,
+    swap: bool,
+    cfs_period: bool,
+    cfs_quota: bool,
+    shares: bool,
+    cpuset: bool,
+    pids: bool,
+    oom_kill_disable: bool,
+}
+
+fn cgroup_features(version: &str) -> CgroupFeatures {
+    let root = PathBuf::from("/sys/fs/cgroup");
+    let has = |p: &str| root.join(p).exists();
+    if version == "2" {
+        let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        let c = |name: &str| controllers.split_whitespace().any(|x| x == name);
+        return CgroupFeatures {
+            memory: c("memory"),
+            swap: c("memory"),
+            cfs_period: c("cpu"),
+            cfs_quota: c("cpu"),
+            shares: c("cpu"),
+            cpuset: c("cpuset"),
+            pids: c("pids"),
+            oom_kill_disable: false,
+        };
+    }
+    CgroupFeatures {
+        memory: has("memory/memory.limit_in_bytes"),
+        swap: has("memory/memory.memsw.limit_in_bytes"),
+        cfs_period: has("cpu/cpu.cfs_period_us"),
+        cfs_quota: has("cpu/cpu.cfs_quota_us"),
+        shares: has("cpu/cpu.shares"),
+        cpuset: has("cpuset/cpuset.cpus"),
+        pids: has("pids/pids.max"),
+        oom_kill_disable: has("memory/memory.oom_control"),
+    }
+}
+
+/// Go's name for the architecture Berth was built for (`Version.Arch`).
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// [`SystemBackend`] over host facts, the live configuration and the event bus.
+pub(crate) struct HostSystem {
+    facts: HostFacts,
+    config: Arc<ArcSwap<Config>>,
+    events: EventBus,
+}
+
+impl HostSystem {
+    pub(crate) fn new(facts: HostFacts, config: Arc<ArcSwap<Config>>, events: EventBus) -> Self {
+        Self { facts, config, events }
+    }
+}
+
+#[async_trait::async_trait]
+impl SystemBackend for HostSystem {
+    fn ping(&self) -> PingInfo {
+        PingInfo { builder_version: "2".to_owned(), swarm: "inactive".to_owned() }
+    }
+
+    async fn version(&self) -> Result<Version> {
+        let config = self.config.load();
+        let f = &self.facts;
+        let details = [
+            ("ApiVersion", MAX_API_VERSION.to_string()),
+            ("MinAPIVersion", MIN_API_VERSION.to_string()),
+            ("Arch", go_arch().to_owned()),
+            ("Os", std::env::consts::OS.to_owned()),
+            ("KernelVersion", f.kernel.clone()),
+            ("GitCommit", build_info::GIT_COMMIT.to_owned()),
+            ("GoVersion", build_info::RUSTC_VERSION.to_owned()),
+            ("Experimental", config.experimental.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        Ok(Version {
+            platform: Platform { name: format!("Berth {}", build_info::VERSION) },
+            components: vec![ComponentVersion {
+                name: "Engine".to_owned(),
+                version: build_info::VERSION.to_owned(),
+                details,
+            }],
+            version: build_info::VERSION.to_owned(),
+            api_version: MAX_API_VERSION.to_string(),
+            min_api_version: MIN_API_VERSION.to_string(),
+            git_commit: build_info::GIT_COMMIT.to_owned(),
+            go_version: build_info::RUSTC_VERSION.to_owned(),
+            os: std::env::consts::OS.to_owned(),
+            arch: go_arch().to_owned(),
+            kernel_version: f.kernel.clone(),
+            experimental: config.experimental,
+            build_time: String::new(),
+        })
+    }
+
+    async fn info(&self) -> Result<Info> {
+        let config = self.config.load();
+        let f = &self.facts;
+        let cg = cgroup_features(&f.cgroup_version);
+        let env = |k: &str| {
+            std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default()
+        };
+        let n_fd = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+        let n_tasks = tokio::runtime::Handle::try_current()
+            .map_or(0, |h| h.metrics().num_alive_tasks() as u64);
+        let ip_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .is_ok_and(|v| v.trim() == "1");
+        let system_time = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| Error::system("cannot format the system time").with_source(e))?;
+        Ok(Info {
+            id: f.id.clone(),
+            driver: String::new(),
+            plugins: berth_api::system::PluginsInfo::default(),
+            memory_limit: cg.memory,
+            swap_limit: cg.swap,
+            cpu_cfs_period: cg.cfs_period,
+            cpu_cfs_quota: cg.cfs_quota,
+            cpu_shares: cg.shares,
+            cpu_set: cg.cpuset,
+            pids_limit: cg.pids,
+            oom_kill_disable: cg.oom_kill_disable,
+            ipv4_forwarding: ip_forward,
+            debug: config.debug,
+            n_fd,
+            n_goroutines: n_tasks,
+            system_time,
+            logging_driver: "json-file".to_owned(),
+            cgroup_driver: "cgroupfs".to_owned(),
+            cgroup_version: f.cgroup_version.clone(),
+            n_events_listener: self.events.listeners() as u64,
+            kernel_version: f.kernel.clone(),
+            operating_system: f.os_name.clone(),
+            os_version: f.os_version.clone(),
+            os_type: std::env::consts::OS.to_owned(),
+            architecture: f.machine.clone(),
+            index_server_address: "https://index.docker.io/v1/".to_owned(),
+            registry_config: RegistryConfig::default(),
+            ncpu: f.ncpu,
+            mem_total: f.mem_total,
+            docker_root_dir: config.data_root.display().to_string(),
+            http_proxy: env("HTTP_PROXY"),
+            https_proxy: env("HTTPS_PROXY"),
+            no_proxy: env("NO_PROXY"),
+            name: f.hostname.clone(),
+            labels: config.labels.clone(),
+            experimental_build: config.experimental,
+            server_version: build_info::VERSION.to_owned(),
+            ..Info::default()
+        })
+    }
+
+    fn events(&self, query: EventsQuery) -> Result<BoxStream<'static, Result<berth_api::system::Event>>> {
+        Ok(self.events.subscribe(query).map(Ok).boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_id_is_created_once_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = engine_id(dir.path()).expect("create");
+        let second = engine_id(dir.path()).expect("read");
+        assert_eq!(first, second);
+        assert_eq!(first.len(), 36, "a UUID: {first}");
+    }
+
+    #[test]
+    fn host_facts_are_real() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let facts = HostFacts::gather(dir.path()).expect("gather");
+        assert!(facts.ncpu >= 1);
+        assert!(facts.mem_total > 0);
+        assert!(!facts.kernel.is_empty());
+        assert!(matches!(facts.cgroup_version.as_str(), "1" | "2"));
+    }
+}

@@ -1,0 +1,102 @@
+//! `cargo xtask ci`: every gate CI runs, in order, stopping at the first
+//! failure. `.ci/run` is a thin wrapper around this.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::{cmd, deps, e2e, invariants};
+
+#[derive(Debug, Default)]
+pub(crate) struct Options {
+    pub(crate) skip_e2e: bool,
+}
+
+type Step = (&'static str, Box<dyn Fn() -> Result<()>>);
+
+pub(crate) fn run(options: &Options) -> Result<()> {
+    let e2e = !options.skip_e2e;
+    let mut steps: Vec<Step> = vec![
+        ("deps", Box::new(move || deps::ensure_ci(e2e))),
+        ("fmt", Box::new(fmt)),
+        ("clippy", Box::new(clippy)),
+        ("test", Box::new(test)),
+        ("doc", Box::new(doc)),
+        ("deny", Box::new(deny)),
+        ("invariants", Box::new(invariants::check)),
+    ];
+    if e2e {
+        steps.push(("e2e", Box::new(|| e2e::run(&e2e::Options::default()))));
+    }
+    let started = Instant::now();
+    let mut timings: Vec<(&str, Duration)> = Vec::new();
+    let total = steps.len();
+    for (index, (name, step)) in steps.into_iter().enumerate() {
+        println!("\n==> [{}/{total}] {name}", index + 1);
+        let step_started = Instant::now();
+        step().with_context(|| format!("cargo xtask ci: step `{name}` failed"))?;
+        let elapsed = step_started.elapsed();
+        println!("<== {name}: ok ({:.1?})", elapsed);
+        timings.push((name, elapsed));
+    }
+    println!("\ncargo xtask ci: all {total} steps passed");
+    for (name, elapsed) in timings {
+        println!("  {name:<12} {elapsed:>8.1?}");
+    }
+    if options.skip_e2e {
+        println!("  (e2e skipped: --skip-e2e)");
+    }
+    println!("  {:<12} {:>8.1?}", "total", started.elapsed());
+    Ok(())
+}
+
+fn fmt() -> Result<()> {
+    cmd::run(cmd::cargo().args(["fmt", "--all", "--check"]))
+}
+
+fn clippy() -> Result<()> {
+    cmd::run(cmd::cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+fn test() -> Result<()> {
+    // nextest prints the closing summary line CI reads; it does not run
+    // doctests, so cargo test runs those.
+    cmd::run(cmd::cargo().args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--locked",
+        "--no-fail-fast",
+    ]))?;
+    cmd::run(cmd::cargo().args(["test", "--doc", "--workspace", "--locked"]))
+}
+
+fn doc() -> Result<()> {
+    cmd::run(
+        cmd::cargo()
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .args(["doc", "--workspace", "--no-deps", "--locked"]),
+    )
+}
+
+fn deny() -> Result<()> {
+    // Advisories need the advisory database from GitHub, which CI cannot reach.
+    cmd::run(cmd::cargo().args([
+        "deny",
+        "--locked",
+        "check",
+        "--config",
+        "deny.toml",
+        "bans",
+        "licenses",
+        "sources",
+    ]))
+}
