@@ -56,7 +56,8 @@ pub(crate) fn write(dir: &Path) -> Result<Pki> {
     let issuer = Issuer::new(ca_params, ca_key);
 
     let leaf = |sans: Vec<String>, cn: &str, usage: ExtendedKeyUsagePurpose| -> Result<_> {
-        let mut params = CertificateParams::new(sans).with_context(|| format!("{cn} parameters"))?;
+        let mut params =
+            CertificateParams::new(sans).with_context(|| format!("{cn} parameters"))?;
         params.distinguished_name.push(DnType::CommonName, cn);
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![
@@ -79,8 +80,11 @@ pub(crate) fn write(dir: &Path) -> Result<Pki> {
     write_file(&pki.server_cert, &server_cert, 0o644)?;
     write_file(&pki.server_key, &server_key, 0o600)?;
 
-    let (client_cert, client_key) =
-        leaf(Vec::new(), "e2e-client", ExtendedKeyUsagePurpose::ClientAuth)?;
+    let (client_cert, client_key) = leaf(
+        Vec::new(),
+        "e2e-client",
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
     write_file(&pki.client_cert, &client_cert, 0o644)?;
     write_file(&pki.client_key, &client_key, 0o600)?;
 
@@ -123,8 +127,16 @@ mod tests {
                 cert,
             ])
         };
-        assert!(verify("sslserver", &pki.server_cert)?.trim_end().ends_with("OK"));
-        assert!(verify("sslclient", &pki.client_cert)?.trim_end().ends_with("OK"));
+        assert!(
+            verify("sslserver", &pki.server_cert)?
+                .trim_end()
+                .ends_with("OK")
+        );
+        assert!(
+            verify("sslclient", &pki.client_cert)?
+                .trim_end()
+                .ends_with("OK")
+        );
         // A client certificate must not pass as a server one: the usages are set.
         assert!(verify("sslserver", &pki.client_cert).is_err());
         let sans = openssl(&[

@@ -80,11 +80,12 @@ fn test() -> Result<()> {
 }
 
 fn doc() -> Result<()> {
-    cmd::run(
-        cmd::cargo()
-            .env("RUSTDOCFLAGS", "-D warnings")
-            .args(["doc", "--workspace", "--no-deps", "--locked"]),
-    )
+    cmd::run(cmd::cargo().env("RUSTDOCFLAGS", "-D warnings").args([
+        "doc",
+        "--workspace",
+        "--no-deps",
+        "--locked",
+    ]))
 }
 
 fn deny() -> Result<()> {
@@ -92,9 +93,9 @@ fn deny() -> Result<()> {
     cmd::run(cmd::cargo().args([
         "deny",
         "--locked",
-        "check",
         "--config",
         "deny.toml",
+        "check",
         "bans",
         "licenses",
         "sources",

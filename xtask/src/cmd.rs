@@ -208,7 +208,10 @@ mod tests {
     fn display_quotes_what_the_shell_would_split() {
         let mut cmd = Command::new("docker");
         cmd.args(["version", "--format", "{{json .}}", "it's"]);
-        assert_eq!(display(&cmd), r"docker version --format '{{json .}}' 'it'\''s'");
+        assert_eq!(
+            display(&cmd),
+            r"docker version --format '{{json .}}' 'it'\''s'"
+        );
     }
 
     #[test]

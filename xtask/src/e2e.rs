@@ -148,14 +148,7 @@ fn daemon_version() -> Result<String> {
 
 /// Builds berthd (debug) and returns the binary's path.
 fn build_berthd() -> Result<PathBuf> {
-    cmd::run(cmd::cargo().args([
-        "build",
-        "--locked",
-        "-p",
-        "berth-daemon",
-        "--bin",
-        "berthd",
-    ]))?;
+    cmd::run(cmd::cargo().args(["build", "--locked", "-p", "berth-daemon", "--bin", "berthd"]))?;
     let binary = crate::target_dir()?.join("debug").join("berthd");
     if !binary.is_file() {
         bail!("cargo build succeeded but {} is missing", binary.display());

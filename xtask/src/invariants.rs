@@ -9,7 +9,14 @@ use crate::cmd;
 
 /// Crates that speak HTTP as a server framework; wire types and backend
 /// traits must stay free of them.
-const HTTP_STACK: &[&str] = &["axum", "axum-core", "tower", "tower-http", "hyper", "hyper-util"];
+const HTTP_STACK: &[&str] = &[
+    "axum",
+    "axum-core",
+    "tower",
+    "tower-http",
+    "hyper",
+    "hyper-util",
+];
 
 /// One crate the subject must not pull in (transitively, normal edges only).
 #[derive(Debug, Clone, PartialEq)]
@@ -129,7 +136,12 @@ fn rules(members: &BTreeSet<String>) -> Vec<Rule> {
             println!("skip: {subject} is not a workspace member (yet)");
         }
     };
-    let http_stack = || HTTP_STACK.iter().map(|&name| Forbidden::Crate(name)).collect();
+    let http_stack = || {
+        HTTP_STACK
+            .iter()
+            .map(|&name| Forbidden::Crate(name))
+            .collect()
+    };
     rule("berth-api", http_stack());
     rule("berth-backend", http_stack());
     rule(
@@ -181,15 +193,7 @@ pub(crate) fn workspace_members() -> Result<BTreeSet<String>> {
 /// edges, transitively, with its features; the subject itself excluded.
 fn normal_deps(subject: &str) -> Result<Vec<Dep>> {
     let tree = cmd::stdout(cmd::cargo().args([
-        "tree",
-        "--locked",
-        "-p",
-        subject,
-        "-e",
-        "normal",
-        "--prefix",
-        "none",
-        "--format",
+        "tree", "--locked", "-p", subject, "-e", "normal", "--prefix", "none", "--format",
         "{p}|{f}",
     ]))?;
     let mut lines = tree.lines().filter(|line| !line.trim().is_empty());
@@ -294,10 +298,7 @@ mod tests {
             .iter()
             .find(|rule| rule.subject == "berth-engine")
             .expect("engine rule");
-        let client = [
-            dep("hyper", &["client", "http2"]),
-            dep("tower", &["util"]),
-        ];
+        let client = [dep("hyper", &["client", "http2"]), dep("tower", &["util"])];
         assert!(violations_of(rule, &client).is_empty());
         let server = [dep("hyper", &["client", "server"]), dep("tower-http", &[])];
         assert_eq!(

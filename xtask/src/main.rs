@@ -1,3 +1,108 @@
-//! cargo xtask.
+//! cargo xtask: the project's automation, in Rust so it runs wherever cargo
+//! does. `cargo xtask ci` is the whole test suite (what `.ci/run` calls);
+//! `cargo xtask e2e` drives the real docker CLI against a real berthd;
+//! `cargo xtask run` builds and starts berthd on a fresh machine.
+#![allow(clippy::print_stdout)]
 
-fn main() {}
+mod certs;
+mod ci;
+mod cmd;
+mod deps;
+mod e2e;
+mod invariants;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci [--skip-e2e]     the whole test suite: deps, fmt, clippy, tests, docs,
+                      cargo deny, dependency invariants, e2e
+  e2e [--keep]        the real docker CLI against a real berthd on temporary
+                      sockets and roots (--keep: leave the temp dir for a look)
+  run [-- ARGS...]    install what berthd needs, build it (release), run it
+                      as root with ARGS (default: berthd's own defaults)
+  bench               not implemented yet (issue 8)
+";
+
+/// Exit code for a command that exists in the usage but does nothing yet.
+const NOT_IMPLEMENTED: u8 = 2;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> Result<ExitCode> {
+    let Some((command, rest)) = args.split_first() else {
+        print!("{USAGE}");
+        return Ok(ExitCode::FAILURE);
+    };
+    let flags = |allowed: &[&str]| -> Result<Vec<String>> {
+        for flag in rest {
+            if !allowed.contains(&flag.as_str()) {
+                bail!("unknown argument {flag:?} for `cargo xtask {command}`\n\n{USAGE}");
+            }
+        }
+        Ok(rest.to_vec())
+    };
+    match command.as_str() {
+        "ci" => {
+            let flags = flags(&["--skip-e2e"])?;
+            ci::run(&ci::Options {
+                skip_e2e: flags.iter().any(|f| f == "--skip-e2e"),
+            })?;
+        }
+        "e2e" => {
+            let flags = flags(&["--keep"])?;
+            e2e::run(&e2e::Options {
+                keep: flags.iter().any(|f| f == "--keep"),
+            })?;
+        }
+        "run" => {
+            let berthd_args = match rest.split_first() {
+                Some((dashes, tail)) if dashes == "--" => tail,
+                _ => rest,
+            };
+            run::run(berthd_args)?;
+        }
+        "bench" => {
+            eprintln!("cargo xtask bench is not implemented yet (issue 8)");
+            return Ok(ExitCode::from(NOT_IMPLEMENTED));
+        }
+        "help" | "-h" | "--help" => print!("{USAGE}"),
+        other => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo metadata --no-deps` for the workspace, parsed.
+pub(crate) fn metadata() -> Result<serde_json::Value> {
+    let json = cmd::stdout(cmd::cargo().args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--locked",
+    ]))?;
+    serde_json::from_str(&json).context("cargo metadata printed invalid JSON")
+}
+
+/// Where cargo puts build output (honours `CARGO_TARGET_DIR` and config).
+pub(crate) fn target_dir() -> Result<PathBuf> {
+    metadata()?["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata has no target_directory")
+}

@@ -27,7 +27,12 @@ pub(crate) struct Route {
 }
 
 const fn r(group: &'static str, method: &'static str, path: &'static str, status: Status) -> Route {
-    Route { group, method, path, status }
+    Route {
+        group,
+        method,
+        path,
+        status,
+    }
 }
 
 use Status::{Implemented as I, NotYet as N};
@@ -44,7 +49,12 @@ pub(crate) const ROUTES: &[Route] = &[
     r("system", "POST", "/auth", N),
     r("container", "GET", "/containers/{name*}/checkpoints", N),
     r("container", "POST", "/containers/{name*}/checkpoints", N),
-    r("container", "DELETE", "/containers/{name}/checkpoints/{checkpoint}", N),
+    r(
+        "container",
+        "DELETE",
+        "/containers/{name}/checkpoints/{checkpoint}",
+        N,
+    ),
     r("container", "HEAD", "/containers/{name*}/archive", N),
     r("container", "GET", "/containers/json", N),
     r("container", "GET", "/containers/{name*}/export", N),
@@ -160,9 +170,15 @@ pub(crate) const ROUTES: &[Route] = &[
 /// Matches `path` against a pattern: `{x}` is one non-empty segment, `{x*}` any text (greedy,
 /// may contain `/`, may be empty), as gorilla/mux's `{x:.*}`.
 fn pattern_matches(pattern: &str, path: &str) -> bool {
-    let Some(start) = pattern.find('{') else { return pattern == path };
-    let Some(prefix_rest) = path.strip_prefix(&pattern[..start]) else { return false };
-    let Some(close) = pattern[start..].find('}') else { return false };
+    let Some(start) = pattern.find('{') else {
+        return pattern == path;
+    };
+    let Some(prefix_rest) = path.strip_prefix(&pattern[..start]) else {
+        return false;
+    };
+    let Some(close) = pattern[start..].find('}') else {
+        return false;
+    };
     let var = &pattern[start + 1..start + close];
     let after = &pattern[start + close + 1..];
     if var.ends_with('*') {
@@ -179,7 +195,9 @@ fn pattern_matches(pattern: &str, path: &str) -> bool {
 
 /// The first dockerd route matching `method` and `path` (registration order, as gorilla/mux).
 pub(crate) fn lookup(method: &Method, path: &str) -> Option<&'static Route> {
-    ROUTES.iter().find(|r| r.method == method.as_str() && pattern_matches(r.path, path))
+    ROUTES
+        .iter()
+        .find(|r| r.method == method.as_str() && pattern_matches(r.path, path))
 }
 
 /// Fallback for requests no router matched.
@@ -210,19 +228,30 @@ pub(crate) fn coverage_markdown() -> String {
            that builds it lands.\n\n\
          Paths are shown without the optional `/vX.Y` prefix; `{name*}` matches text containing `/`.\n\n",
     );
-    let implemented = ROUTES.iter().filter(|r| r.status == Status::Implemented).count();
-    out.push_str(&format!("{implemented} of {} routes implemented.\n", ROUTES.len()));
+    let implemented = ROUTES
+        .iter()
+        .filter(|r| r.status == Status::Implemented)
+        .count();
+    out.push_str(&format!(
+        "{implemented} of {} routes implemented.\n",
+        ROUTES.len()
+    ));
     let mut group = "";
     for route in ROUTES {
         if route.group != group {
             group = route.group;
-            out.push_str(&format!("\n## {group}\n\n| method | path | Berth |\n|---|---|---|\n"));
+            out.push_str(&format!(
+                "\n## {group}\n\n| method | path | Berth |\n|---|---|---|\n"
+            ));
         }
         let status = match route.status {
             Status::Implemented => "implemented",
             Status::NotYet => "501",
         };
-        out.push_str(&format!("| {} | `{}` | {status} |\n", route.method, route.path));
+        out.push_str(&format!(
+            "| {} | `{}` | {status} |\n",
+            route.method, route.path
+        ));
     }
     out
 }
@@ -233,8 +262,14 @@ mod tests {
 
     #[test]
     fn patterns_follow_gorilla_semantics() {
-        assert!(pattern_matches("/containers/{name*}/json", "/containers/abc/json"));
-        assert!(pattern_matches("/images/{name*}/json", "/images/localhost:5000/team/app:1/json"));
+        assert!(pattern_matches(
+            "/containers/{name*}/json",
+            "/containers/abc/json"
+        ));
+        assert!(pattern_matches(
+            "/images/{name*}/json",
+            "/images/localhost:5000/team/app:1/json"
+        ));
         assert!(pattern_matches("/images/{name*}", "/images/a/b"));
         assert!(!pattern_matches("/services/{id}", "/services/a/b"));
         assert!(!pattern_matches("/services/{id}", "/services/"));

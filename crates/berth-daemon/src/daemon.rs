@@ -21,7 +21,10 @@ use crate::system::{HostFacts, HostSystem};
 
 impl From<&Config> for StackConfig {
     fn from(config: &Config) -> Self {
-        Self { experimental: config.experimental, cors_origins: config.api_cors_header.clone() }
+        Self {
+            experimental: config.experimental,
+            cors_origins: config.api_cors_header.clone(),
+        }
     }
 }
 
@@ -47,11 +50,20 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
     let cell = Arc::new(ArcSwap::from_pointee(config.clone()));
     let events = EventBus::default();
     let system = HostSystem::new(facts.clone(), Arc::clone(&cell), events.clone());
-    let backends = Backends { system: Arc::new(system) };
-    let handle = Arc::new(RouterHandle::new(stack::build(&(&config).into(), &backends)?));
+    let backends = Backends {
+        system: Arc::new(system),
+    };
+    let handle = Arc::new(RouterHandle::new(stack::build(
+        &(&config).into(),
+        &backends,
+    )?));
 
     let hosts = berth_listeners::parse_hosts(&config.hosts, config.tls_enabled())?;
-    let tls_settings = if config.tls_enabled() { Some(config.tls_settings()?) } else { None };
+    let tls_settings = if config.tls_enabled() {
+        Some(config.tls_settings()?)
+    } else {
+        None
+    };
     let tls = match &tls_settings {
         Some(t) => Some(berth_listeners::server_tls_config(&TlsOptions {
             ca: t.ca.clone(),
@@ -82,9 +94,20 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
     for listener in listeners {
         server.spawn(listener);
     }
-    tracing::info!(version = crate::build_info::VERSION, "Daemon has completed initialization");
+    tracing::info!(
+        version = crate::build_info::VERSION,
+        "Daemon has completed initialization"
+    );
 
-    let reloader = Reloader { flags, config: Arc::clone(&cell), handle, backends, log, events, facts };
+    let reloader = Reloader {
+        flags,
+        config: Arc::clone(&cell),
+        handle,
+        backends,
+        log,
+        events,
+        facts,
+    };
     let signal_name = loop {
         tokio::select! {
             _ = hup.recv() => reloader.reload(),
@@ -119,7 +142,10 @@ async fn force_exit_after_three_more(
             tracing::error!("Forcing berthd shutdown without cleanup; 3 interrupts received");
             std::process::exit(128 + signo);
         }
-        tracing::info!("Processing signal again; {} more to force shutdown", 3 - seen);
+        tracing::info!(
+            "Processing signal again; {} more to force shutdown",
+            3 - seen
+        );
     }
 }
 
@@ -148,7 +174,14 @@ impl Reloader {
         let new = match Config::load(&self.flags) {
             Ok(c) => c,
             Err(err) => {
-                tracing::error!("Error reloading configuration: {}", anyhow::Error::from(err).chain().map(ToString::to_string).collect::<Vec<_>>().join(": "));
+                tracing::error!(
+                    "Error reloading configuration: {}",
+                    anyhow::Error::from(err)
+                        .chain()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(": ")
+                );
                 return;
             }
         };
@@ -176,7 +209,12 @@ impl Reloader {
         }
         self.config.store(Arc::new(effective.clone()));
         self.handle.swap(stack);
-        self.events.publish("daemon", "reload", &self.facts.id, reload_attributes(&effective, &self.facts));
+        self.events.publish(
+            "daemon",
+            "reload",
+            &self.facts.id,
+            reload_attributes(&effective, &self.facts),
+        );
         tracing::info!(
             debug = effective.debug,
             log_level = %effective.log_level,
@@ -199,8 +237,19 @@ fn warn_about_restart_only_changes(old: &Config, new: &Config) {
         ("log-format", old.log_format != new.log_format),
         (
             "tls",
-            (&old.tls, &old.tlsverify, &old.tlscacert, &old.tlscert, &old.tlskey)
-                != (&new.tls, &new.tlsverify, &new.tlscacert, &new.tlscert, &new.tlskey),
+            (
+                &old.tls,
+                &old.tlsverify,
+                &old.tlscacert,
+                &old.tlscert,
+                &old.tlskey,
+            ) != (
+                &new.tls,
+                &new.tlsverify,
+                &new.tlscacert,
+                &new.tlscert,
+                &new.tlskey,
+            ),
         ),
     ];
     for (key, differs) in changed {

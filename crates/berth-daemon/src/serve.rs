@@ -40,7 +40,10 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) fn new(handle: Arc<RouterHandle>) -> Self {
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
         let (stop, _) = watch::channel(false);
         Self {
             handle,
@@ -53,13 +56,18 @@ impl Server {
 
     /// Starts accepting on `listener`.
     pub(crate) fn spawn(&mut self, listener: Listener) {
-        tracing::info!(listener = listener.addr(), "API listen on {}", listener.addr());
+        tracing::info!(
+            listener = listener.addr(),
+            "API listen on {}",
+            listener.addr()
+        );
         let ctx = LoopContext {
             handle: Arc::clone(&self.handle),
             builder: Arc::clone(&self.builder),
             graceful: Arc::clone(&self.graceful),
         };
-        self.loops.spawn(accept_loop(listener, ctx, self.stop.subscribe()));
+        self.loops
+            .spawn(accept_loop(listener, ctx, self.stop.subscribe()));
     }
 
     /// Stops accepting (closing the listeners, which removes unix socket files), then waits for
@@ -82,7 +90,10 @@ impl Server {
         match timeout {
             Some(t) => {
                 if tokio::time::timeout(t, drain).await.is_err() {
-                    tracing::warn!(timeout_s = t.as_secs(), "shutdown timeout reached; closing connections");
+                    tracing::warn!(
+                        timeout_s = t.as_secs(),
+                        "shutdown timeout reached; closing connections"
+                    );
                 }
             }
             None => drain.await,
@@ -112,7 +123,9 @@ async fn accept_loop(listener: Listener, ctx: LoopContext, mut stop: watch::Rece
                 let ctx = ctx.clone();
                 tokio::spawn(async move {
                     let mut peer = peer;
-                    let io = match establish(conn, tls.as_ref(), TLS_HANDSHAKE_TIMEOUT, &mut peer).await {
+                    let io = match establish(conn, tls.as_ref(), TLS_HANDSHAKE_TIMEOUT, &mut peer)
+                        .await
+                    {
                         Ok(io) => io,
                         Err(err) => {
                             tracing::debug!(peer = %peer.addr, error = %err, "connection dropped before HTTP");
@@ -121,12 +134,15 @@ async fn accept_loop(listener: Listener, ctx: LoopContext, mut stop: watch::Rece
                     };
                     let peer = Peer(Arc::new(peer));
                     let handle = Arc::clone(&ctx.handle);
-                    let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                        let mut req = req.map(Body::new);
-                        req.extensions_mut().insert(peer.clone());
-                        handle.service().oneshot(req)
-                    });
-                    let conn = ctx.builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+                    let service =
+                        hyper::service::service_fn(move |req: http::Request<Incoming>| {
+                            let mut req = req.map(Body::new);
+                            req.extensions_mut().insert(peer.clone());
+                            handle.service().oneshot(req)
+                        });
+                    let conn = ctx
+                        .builder
+                        .serve_connection_with_upgrades(TokioIo::new(io), service);
                     if let Err(err) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(error = %err, "connection ended with an error");
                     }
@@ -151,5 +167,8 @@ async fn accept_loop(listener: Listener, ctx: LoopContext, mut stop: watch::Rece
 /// Errors that concern one connection only; the listener itself is fine.
 fn is_connection_error(err: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(err.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
+    matches!(
+        err.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
 }

@@ -103,7 +103,8 @@ fn cgroup_features(version: &str) -> CgroupFeatures {
     let root = PathBuf::from("/sys/fs/cgroup");
     let has = |p: &str| root.join(p).exists();
     if version == "2" {
-        let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        let controllers =
+            std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
         let c = |name: &str| controllers.split_whitespace().any(|x| x == name);
         return CgroupFeatures {
             memory: c("memory"),
@@ -148,14 +149,21 @@ pub(crate) struct HostSystem {
 
 impl HostSystem {
     pub(crate) fn new(facts: HostFacts, config: Arc<ArcSwap<Config>>, events: EventBus) -> Self {
-        Self { facts, config, events }
+        Self {
+            facts,
+            config,
+            events,
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl SystemBackend for HostSystem {
     fn ping(&self) -> PingInfo {
-        PingInfo { builder_version: "2".to_owned(), swarm: "inactive".to_owned() }
+        PingInfo {
+            builder_version: "2".to_owned(),
+            swarm: "inactive".to_owned(),
+        }
     }
 
     async fn version(&self) -> Result<Version> {
@@ -175,7 +183,9 @@ impl SystemBackend for HostSystem {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         Ok(Version {
-            platform: Platform { name: format!("Berth {}", build_info::VERSION) },
+            platform: Platform {
+                name: format!("Berth {}", build_info::VERSION),
+            },
             components: vec![ComponentVersion {
                 name: "Engine".to_owned(),
                 version: build_info::VERSION.to_owned(),
@@ -199,13 +209,15 @@ impl SystemBackend for HostSystem {
         let f = &self.facts;
         let cg = cgroup_features(&f.cgroup_version);
         let env = |k: &str| {
-            std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default()
+            std::env::var(k)
+                .or_else(|_| std::env::var(k.to_lowercase()))
+                .unwrap_or_default()
         };
         let n_fd = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
         let n_tasks = tokio::runtime::Handle::try_current()
             .map_or(0, |h| h.metrics().num_alive_tasks() as u64);
-        let ip_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
-            .is_ok_and(|v| v.trim() == "1");
+        let ip_forward =
+            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1");
         let system_time = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| Error::system("cannot format the system time").with_source(e))?;
@@ -251,7 +263,10 @@ impl SystemBackend for HostSystem {
         })
     }
 
-    fn events(&self, query: EventsQuery) -> Result<BoxStream<'static, Result<berth_api::system::Event>>> {
+    fn events(
+        &self,
+        query: EventsQuery,
+    ) -> Result<BoxStream<'static, Result<berth_api::system::Event>>> {
         Ok(self.events.subscribe(query).map(Ok).boxed())
     }
 }

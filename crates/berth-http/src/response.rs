@@ -19,10 +19,10 @@ impl<T: Serialize> IntoResponse for JsonResponse<T> {
                 body.push(b'\n');
                 ([(header::CONTENT_TYPE, "application/json")], body).into_response()
             }
-            Err(err) => crate::ApiError(
-                Error::system("failed to encode response").with_source(err),
-            )
-            .into_response(),
+            Err(err) => {
+                crate::ApiError(Error::system("failed to encode response").with_source(err))
+                    .into_response()
+            }
         }
     }
 }
@@ -47,18 +47,24 @@ where
             std::future::ready(keep)
         })
         .filter_map(|item| {
-            let line = item.ok().and_then(|value| match serde_json::to_vec(&value) {
-                Ok(mut line) => {
-                    line.push(b'\n');
-                    Some(Ok::<_, std::convert::Infallible>(Bytes::from(line)))
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot encode stream item");
-                    None
-                }
-            });
+            let line = item
+                .ok()
+                .and_then(|value| match serde_json::to_vec(&value) {
+                    Ok(mut line) => {
+                        line.push(b'\n');
+                        Some(Ok::<_, std::convert::Infallible>(Bytes::from(line)))
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot encode stream item");
+                        None
+                    }
+                });
             std::future::ready(line)
         });
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(body))
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
         .into_response()
 }

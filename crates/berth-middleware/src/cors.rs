@@ -6,7 +6,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// An origin that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid api-cors-header origin {origin:?}: must be `*` or an origin such as https://example.com")]
+#[error(
+    "invalid api-cors-header origin {origin:?}: must be `*` or an origin such as https://example.com"
+)]
 pub struct CorsError {
     /// The rejected origin.
     pub origin: String,
@@ -15,8 +17,11 @@ pub struct CorsError {
 /// The CORS layer for `origins`, or `None` when the list is empty (CORS off). `*` anywhere in the
 /// list allows every origin.
 pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, CorsError> {
-    let origins: Vec<&str> =
-        origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
     if origins.is_empty() {
         return Ok(None);
     }
@@ -30,7 +35,9 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, CorsError> {
                 HeaderValue::from_str(o)
                     .ok()
                     .filter(|_| valid)
-                    .ok_or_else(|| CorsError { origin: (*o).to_owned() })
+                    .ok_or_else(|| CorsError {
+                        origin: (*o).to_owned(),
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         AllowOrigin::list(values)

@@ -16,9 +16,9 @@ use http::Request;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument;
 use tracing::Span;
 use tracing::instrument::Instrumented;
-use tracing::Instrument;
 
 /// Layer producing [`AccessTrace`].
 #[derive(Debug, Clone, Default)]
@@ -37,7 +37,10 @@ impl<S> Layer<S> for AccessTraceLayer {
     type Service = AccessTrace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AccessTrace { inner, next_id: Arc::clone(&self.next_id) }
+        AccessTrace {
+            inner,
+            next_id: Arc::clone(&self.next_id),
+        }
     }
 }
 
@@ -75,7 +78,11 @@ where
             let _entered = span.enter();
             self.inner.call(req)
         };
-        ResponseFuture { future: future.instrument(span.clone()), span, start: Instant::now() }
+        ResponseFuture {
+            future: future.instrument(span.clone()),
+            span,
+            start: Instant::now(),
+        }
     }
 }
 
@@ -103,7 +110,11 @@ where
             this.span.record("status", res.status().as_u16());
             this.span.record("latency_ms", latency);
             let _entered = this.span.enter();
-            tracing::debug!(status = res.status().as_u16(), latency_ms = latency, "answered");
+            tracing::debug!(
+                status = res.status().as_u16(),
+                latency_ms = latency,
+                "answered"
+            );
         }
         Poll::Ready(result)
     }

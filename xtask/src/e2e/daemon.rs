@@ -67,7 +67,11 @@ impl Daemon {
                 command.env_remove(&key);
             }
         }
-        println!("$ {} >{} 2>&1", cmd::display(&command), layout.log.display());
+        println!(
+            "$ {} >{} 2>&1",
+            cmd::display(&command),
+            layout.log.display()
+        );
         let child = command
             .spawn()
             .with_context(|| format!("starting {}", berthd.display()))?;
@@ -97,8 +101,7 @@ impl Daemon {
             if !unix_ready {
                 unix_ready = UnixStream::connect(&self.socket).is_ok();
             }
-            let tcp_ready =
-                unix_ready && TcpStream::connect(("127.0.0.1", self.tcp_port)).is_ok();
+            let tcp_ready = unix_ready && TcpStream::connect(("127.0.0.1", self.tcp_port)).is_ok();
             if tcp_ready {
                 println!("berthd is ready after {:.1?}", started.elapsed());
                 return Ok(());
@@ -179,8 +182,8 @@ pub(crate) fn signal_pidfile(pidfile: &Path, signal: Signal) -> Result<u32> {
 }
 
 pub(crate) fn read_pidfile(pidfile: &Path) -> Result<u32> {
-    let text = fs::read_to_string(pidfile)
-        .with_context(|| format!("reading {}", pidfile.display()))?;
+    let text =
+        fs::read_to_string(pidfile).with_context(|| format!("reading {}", pidfile.display()))?;
     text.trim()
         .parse()
         .with_context(|| format!("{} holds {text:?}, not a pid", pidfile.display()))

@@ -1,0 +1,7 @@
+//! berthd integration tests: the real binary on temporary sockets and roots.
+
+mod harness;
+mod lifecycle;
+mod reload;
+mod socket_activation;
+mod tls;
