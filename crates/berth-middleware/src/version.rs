@@ -232,3 +232,20 @@ where
         Poll::Ready(Ok(res))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_is_validated_once() {
+        let (min, max) = (ApiVersion::new(1, 24), ApiVersion::new(1, 51));
+        assert!(VersionLayer::new("Berth", "0.1.0", min, max).is_ok());
+        let err = VersionLayer::new("Berth", "0.1.0", max, min).expect_err("min above max");
+        assert_eq!(
+            err.to_string(),
+            "invalid API version: the minimum API version (1.51) is higher than the default version (1.24)"
+        );
+        assert!(VersionLayer::new("Berth", "bad\nversion", min, max).is_err());
+    }
+}

@@ -23,7 +23,10 @@ fn load_in(jail: &Jail, flags: &Flags) -> Result<Config, ConfigError> {
 #[test]
 fn missing_default_file_gives_defaults() {
     Jail::expect_with(|jail| {
-        let flags = Flags { config_file: None, ..Flags::default() };
+        let flags = Flags {
+            config_file: None,
+            ..Flags::default()
+        };
         // The default path may exist on a developer machine; only check the flag-free parts we own.
         let config = Config::load_with_env(&flags, Env::prefixed("BERTH_UNSET_PREFIX_"));
         if !Path::new(DEFAULT_CONFIG_FILE).exists() {

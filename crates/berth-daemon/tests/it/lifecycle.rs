@@ -144,3 +144,24 @@ async fn shutdown_waits_for_in_flight_requests_and_ends_event_streams() {
         .expect("events answered 200 and ended");
     assert_eq!(events.status, 200);
 }
+
+#[tokio::test]
+async fn json_log_format_writes_one_json_object_per_line() {
+    let mut daemon = Daemon::start(&["--log-format", "json", "--debug"]).await;
+    daemon.get("/_ping").await;
+    assert!(daemon.stop().await.success());
+    let log = daemon.log();
+    let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 3, "{log}");
+    for line in &lines {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"path\":\"/_ping\"") && l.contains("request_id")),
+        "debug logs carry the request span: {log}"
+    );
+}
