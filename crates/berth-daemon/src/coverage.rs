@@ -16,6 +16,8 @@ pub(crate) enum Status {
     Implemented,
     /// Answers 501 until its issue lands.
     NotYet,
+    /// Served as a dockerd outside any swarm answers (503; swarm init/join 501).
+    Standalone,
 }
 
 /// One dockerd route: API group, method, path pattern (`{x}` one segment, `{x*}` greedy).
@@ -35,7 +37,7 @@ const fn r(group: &'static str, method: &'static str, path: &'static str, status
     }
 }
 
-use Status::{Implemented as I, NotYet as N};
+use Status::{Implemented as I, NotYet as N, Standalone as S};
 
 /// Every route of dockerd 28.5.2, in dockerd's registration order within each group.
 pub(crate) const ROUTES: &[Route] = &[
@@ -116,36 +118,36 @@ pub(crate) const ROUTES: &[Route] = &[
     r("build", "POST", "/build/prune", N),
     r("build", "POST", "/build/cancel", N),
     r("session", "POST", "/session", N),
-    r("swarm", "POST", "/swarm/init", N),
-    r("swarm", "POST", "/swarm/join", N),
-    r("swarm", "POST", "/swarm/leave", N),
-    r("swarm", "GET", "/swarm", N),
-    r("swarm", "GET", "/swarm/unlockkey", N),
-    r("swarm", "POST", "/swarm/update", N),
-    r("swarm", "POST", "/swarm/unlock", N),
-    r("swarm", "GET", "/services", N),
-    r("swarm", "GET", "/services/{id}", N),
-    r("swarm", "POST", "/services/create", N),
-    r("swarm", "POST", "/services/{id}/update", N),
-    r("swarm", "DELETE", "/services/{id}", N),
-    r("swarm", "GET", "/services/{id}/logs", N),
-    r("swarm", "GET", "/nodes", N),
-    r("swarm", "GET", "/nodes/{id}", N),
-    r("swarm", "DELETE", "/nodes/{id}", N),
-    r("swarm", "POST", "/nodes/{id}/update", N),
-    r("swarm", "GET", "/tasks", N),
-    r("swarm", "GET", "/tasks/{id}", N),
-    r("swarm", "GET", "/tasks/{id}/logs", N),
-    r("swarm", "GET", "/secrets", N),
-    r("swarm", "POST", "/secrets/create", N),
-    r("swarm", "DELETE", "/secrets/{id}", N),
-    r("swarm", "GET", "/secrets/{id}", N),
-    r("swarm", "POST", "/secrets/{id}/update", N),
-    r("swarm", "GET", "/configs", N),
-    r("swarm", "POST", "/configs/create", N),
-    r("swarm", "DELETE", "/configs/{id}", N),
-    r("swarm", "GET", "/configs/{id}", N),
-    r("swarm", "POST", "/configs/{id}/update", N),
+    r("swarm", "POST", "/swarm/init", S),
+    r("swarm", "POST", "/swarm/join", S),
+    r("swarm", "POST", "/swarm/leave", S),
+    r("swarm", "GET", "/swarm", S),
+    r("swarm", "GET", "/swarm/unlockkey", S),
+    r("swarm", "POST", "/swarm/update", S),
+    r("swarm", "POST", "/swarm/unlock", S),
+    r("swarm", "GET", "/services", S),
+    r("swarm", "GET", "/services/{id}", S),
+    r("swarm", "POST", "/services/create", S),
+    r("swarm", "POST", "/services/{id}/update", S),
+    r("swarm", "DELETE", "/services/{id}", S),
+    r("swarm", "GET", "/services/{id}/logs", S),
+    r("swarm", "GET", "/nodes", S),
+    r("swarm", "GET", "/nodes/{id}", S),
+    r("swarm", "DELETE", "/nodes/{id}", S),
+    r("swarm", "POST", "/nodes/{id}/update", S),
+    r("swarm", "GET", "/tasks", S),
+    r("swarm", "GET", "/tasks/{id}", S),
+    r("swarm", "GET", "/tasks/{id}/logs", S),
+    r("swarm", "GET", "/secrets", S),
+    r("swarm", "POST", "/secrets/create", S),
+    r("swarm", "DELETE", "/secrets/{id}", S),
+    r("swarm", "GET", "/secrets/{id}", S),
+    r("swarm", "POST", "/secrets/{id}/update", S),
+    r("swarm", "GET", "/configs", S),
+    r("swarm", "POST", "/configs/create", S),
+    r("swarm", "DELETE", "/configs/{id}", S),
+    r("swarm", "GET", "/configs/{id}", S),
+    r("swarm", "POST", "/configs/{id}/update", S),
     r("plugin", "GET", "/plugins", N),
     r("plugin", "GET", "/plugins/{name*}/json", N),
     r("plugin", "GET", "/plugins/privileges", N),
@@ -224,17 +226,19 @@ pub(crate) fn coverage_markdown() -> String {
          with it. Generated from `crates/berth-daemon/src/coverage.rs` by its test\n\
          (`UPDATE_EXPECT=1 cargo test -p berth-daemon coverage` rewrites this file).\n\n\
          - **implemented**: served by a Berth router.\n\
+         - **standalone**: answered as a dockerd outside any swarm answers: `503` with\n\
+           dockerd's message (`swarm init` and `swarm join` answer `501`: Berth has no swarm mode).\n\
          - **501**: answers `501 Not Implemented` with a message naming the route, until the issue\n\
            that builds it lands.\n\n\
          Paths are shown without the optional `/vX.Y` prefix; `{name*}` matches text containing `/`.\n\n",
     );
-    let implemented = ROUTES
-        .iter()
-        .filter(|r| r.status == Status::Implemented)
-        .count();
+    let count = |status| ROUTES.iter().filter(|r| r.status == status).count();
     out.push_str(&format!(
-        "{implemented} of {} routes implemented.\n",
-        ROUTES.len()
+        "{} of {} routes implemented, {} answered as a standalone engine, {} answer 501.\n",
+        count(Status::Implemented),
+        ROUTES.len(),
+        count(Status::Standalone),
+        count(Status::NotYet),
     ));
     let mut group = "";
     for route in ROUTES {
@@ -246,6 +250,7 @@ pub(crate) fn coverage_markdown() -> String {
         }
         let status = match route.status {
             Status::Implemented => "implemented",
+            Status::Standalone => "standalone",
             Status::NotYet => "501",
         };
         out.push_str(&format!(

@@ -46,7 +46,9 @@ pub(crate) enum StackError {
 
 /// Builds the stack for `config` over `backends`.
 pub(crate) fn build(config: &StackConfig, backends: &Backends) -> Result<Stack, StackError> {
-    let routes = Router::new().merge(berth_router_system::router(Arc::clone(&backends.system)));
+    let routes = Router::new()
+        .merge(berth_router_system::router(Arc::clone(&backends.system)))
+        .merge(berth_router_swarm::router());
 
     // `route_layer`s run only for requests that matched a route: dockerd's 404 passes through no
     // middleware and carries none of its headers. The last one added runs first.
