@@ -3,5 +3,6 @@
 mod harness;
 mod lifecycle;
 mod reload;
+mod robustness;
 mod socket_activation;
 mod tls;
