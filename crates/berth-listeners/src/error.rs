@@ -143,7 +143,9 @@ pub enum ListenError {
         path: PathBuf,
     },
     /// The unix socket path is taken by something that is not a socket; it is never deleted.
-    #[error("can't create unix socket {path}: it exists and is not a socket, refusing to remove it")]
+    #[error(
+        "can't create unix socket {path}: it exists and is not a socket, refusing to remove it"
+    )]
     NotASocket {
         /// The socket path.
         path: PathBuf,

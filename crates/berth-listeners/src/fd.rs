@@ -80,7 +80,12 @@ fn take(
             std.set_nonblocking(true).map_err(not_listener)?;
             let listener = tokio::net::UnixListener::from_std(std).map_err(not_listener)?;
             // The socket file belongs to systemd: never removed by us.
-            Ok(Some(Listener::unix(listener, fallback_addr, tls.cloned(), None)))
+            Ok(Some(Listener::unix(
+                listener,
+                fallback_addr,
+                tls.cloned(),
+                None,
+            )))
         }
     }
 }

@@ -52,9 +52,15 @@ impl Host {
             "tcp" => parse_tcp(addr, rest),
             "unix" => {
                 if rest.contains("://") {
-                    return Err(HostError::InvalidUnixAddress { addr: rest.to_owned() });
+                    return Err(HostError::InvalidUnixAddress {
+                        addr: rest.to_owned(),
+                    });
                 }
-                let path = if rest.is_empty() { DEFAULT_UNIX_SOCKET } else { rest };
+                let path = if rest.is_empty() {
+                    DEFAULT_UNIX_SOCKET
+                } else {
+                    rest
+                };
                 Ok(Host::Unix(PathBuf::from(path)))
             }
             "fd" => match rest {
@@ -76,11 +82,15 @@ impl Host {
 fn parse_tcp(original: &str, hostport: &str) -> Result<Host, HostError> {
     // Like Go's url.Parse: the authority ends at the first '/', anything after is a path.
     if hostport.contains('/') {
-        return Err(HostError::PathElement { addr: original.to_owned() });
+        return Err(HostError::PathElement {
+            addr: original.to_owned(),
+        });
     }
     let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
         let Some((host, after)) = bracketed.split_once(']') else {
-            return Err(HostError::UnclosedBracket { addr: original.to_owned() });
+            return Err(HostError::UnclosedBracket {
+                addr: original.to_owned(),
+            });
         };
         let port = match after {
             "" => "",
@@ -99,14 +109,24 @@ fn parse_tcp(original: &str, hostport: &str) -> Result<Host, HostError> {
         hostport.rsplit_once(':').unwrap_or((hostport, ""))
     };
     // Out-of-range ports pass here and fail at bind time, as in dockerd.
-    if !port.is_empty() && (!port.bytes().all(|b| b.is_ascii_digit()) || port.bytes().all(|b| b == b'0')) {
+    if !port.is_empty()
+        && (!port.bytes().all(|b| b.is_ascii_digit()) || port.bytes().all(|b| b == b'0'))
+    {
         return Err(HostError::InvalidPort {
             addr: original.to_owned(),
             port: port.to_owned(),
         });
     }
-    let host = if host.is_empty() { DEFAULT_HTTP_HOST } else { host };
-    let port = if port.is_empty() { DEFAULT_HTTP_PORT } else { port };
+    let host = if host.is_empty() {
+        DEFAULT_HTTP_HOST
+    } else {
+        host
+    };
+    let port = if port.is_empty() {
+        DEFAULT_HTTP_PORT
+    } else {
+        port
+    };
     Ok(Host::Tcp(join_host_port(host, port)))
 }
 

@@ -48,7 +48,11 @@ impl Listener {
         }
     }
 
-    pub(crate) fn tcp(listener: TcpListener, bound: SocketAddr, tls: Option<TlsAcceptor>) -> Listener {
+    pub(crate) fn tcp(
+        listener: TcpListener,
+        bound: SocketAddr,
+        tls: Option<TlsAcceptor>,
+    ) -> Listener {
         Listener {
             socket: Socket::Tcp(listener),
             addr: format!("tcp://{bound}"),

@@ -44,9 +44,12 @@ async fn resolve(addr: &str) -> io::Result<Vec<SocketAddr>> {
     if let Some((host, port)) = addr.rsplit_once(':')
         && host.eq_ignore_ascii_case("localhost")
     {
-        let port = port
-            .parse::<u16>()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid port value: {port}")))?;
+        let port = port.parse::<u16>().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid port value: {port}"),
+            )
+        })?;
         return Ok(vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))]);
     }
     Ok(tokio::net::lookup_host(addr).await?.collect())

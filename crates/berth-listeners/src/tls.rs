@@ -38,7 +38,10 @@ pub fn server_tls_config(opts: &TlsOptions) -> Result<Arc<rustls::ServerConfig>,
         let roots = load_roots(ca)?;
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|source| TlsError::Verifier { path: ca.to_owned(), source })?;
+            .map_err(|source| TlsError::Verifier {
+                path: ca.to_owned(),
+                source,
+            })?;
         builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
@@ -63,9 +66,14 @@ pub fn server_tls_config(opts: &TlsOptions) -> Result<Arc<rustls::ServerConfig>,
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::ReadCert { path: path.to_owned(), source })?;
+        .map_err(|source| TlsError::ReadCert {
+            path: path.to_owned(),
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(TlsError::EmptyCert { path: path.to_owned() });
+        return Err(TlsError::EmptyCert {
+            path: path.to_owned(),
+        });
     }
     Ok(certs)
 }
@@ -73,15 +81,21 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::ReadCa { path: path.to_owned(), source })?;
+        .map_err(|source| TlsError::ReadCa {
+            path: path.to_owned(),
+            source,
+        })?;
     if certs.is_empty() {
-        return Err(TlsError::EmptyCa { path: path.to_owned() });
+        return Err(TlsError::EmptyCa {
+            path: path.to_owned(),
+        });
     }
     let mut roots = RootCertStore::empty();
     for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|source| TlsError::BadCa { path: path.to_owned(), source })?;
+        roots.add(cert).map_err(|source| TlsError::BadCa {
+            path: path.to_owned(),
+            source,
+        })?;
     }
     Ok(roots)
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use nix::unistd::{Gid, Group};
 use tokio::net::{UnixListener, UnixStream};
 
+use crate::SocketGroup;
 use crate::error::ListenError;
 use crate::listener::{Listener, SocketFile};
-use crate::SocketGroup;
 
 /// dockerd's default API group.
 const DEFAULT_GROUP: &str = "docker";
@@ -104,9 +104,9 @@ fn resolve_gid(group: &SocketGroup, path: &Path) -> Result<Gid, ListenError> {
     match group {
         SocketGroup::None => Ok(nix::unistd::getgid()),
         SocketGroup::Named(name) if name.is_empty() => Ok(nix::unistd::getgid()),
-        SocketGroup::Named(name) => {
-            lookup_gid(name)?.ok_or_else(|| ListenError::GroupNotFound { group: name.clone() })
-        }
+        SocketGroup::Named(name) => lookup_gid(name)?.ok_or_else(|| ListenError::GroupNotFound {
+            group: name.clone(),
+        }),
         SocketGroup::Default => match lookup_gid(DEFAULT_GROUP)? {
             Some(gid) => Ok(gid),
             None => {

@@ -11,7 +11,7 @@ use axum::extract::OriginalUri;
 use axum::response::Response;
 use berth_api::ApiVersion;
 use berth_http::RequestApiVersion;
-use futures_util::future::{Either, Ready, ready};
+use futures_util::future::{Either, FutureExt, Map, Ready, ready};
 use http::{Request, StatusCode, Uri, header};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -46,7 +46,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+    type Future = Either<Ready<Result<Response, S::Error>>, Map<S::Future, DropAllow<S::Error>>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -89,8 +89,18 @@ where
             let original = req.uri().clone();
             req.extensions_mut().insert(OriginalUri(original));
         }
-        Either::Right(self.inner.call(req))
+        Either::Right(self.inner.call(req).map(drop_allow as DropAllow<S::Error>))
     }
+}
+
+type DropAllow<E> = fn(Result<Response, E>) -> Result<Response, E>;
+
+/// axum adds `Allow` when a path exists but the method does not; dockerd never sends it.
+fn drop_allow<E>(result: Result<Response, E>) -> Result<Response, E> {
+    result.map(|mut res| {
+        res.headers_mut().remove(header::ALLOW);
+        res
+    })
 }
 
 /// `/v1.51/info` → `Some(("1.51", "/info"))`; a prefix without a following path is not one.

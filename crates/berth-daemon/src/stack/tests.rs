@@ -169,6 +169,10 @@ async fn unknown_paths_and_methods_are_bare_404s() {
             "{method} {uri}: 404 passes no middleware"
         );
         assert!(a.header("server").is_none(), "{method} {uri}");
+        assert!(
+            a.header("allow").is_none(),
+            "{method} {uri}: dockerd sends no Allow"
+        );
     }
 }
 

@@ -53,7 +53,9 @@ fn leaf(
 ) -> (CertificateDer<'static>, String, String) {
     let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
     let mut params = CertificateParams::new(sans).expect("valid SANs");
-    params.distinguished_name.push(DnType::CommonName, "berth test");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "berth test");
     params.extended_key_usages = vec![usage];
     let key = KeyPair::generate().expect("keygen");
     let cert = params.signed_by(&key, issuer).expect("sign leaf");
@@ -112,7 +114,9 @@ impl Pki {
         identity: Option<&Identity>,
     ) -> std::io::Result<TlsStream<TcpStream>> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).expect("ca is a valid trust anchor");
+        roots
+            .add(self.ca_der.clone())
+            .expect("ca is a valid trust anchor");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -127,6 +131,8 @@ impl Pki {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let tcp = TcpStream::connect(addr).await?;
         let name = ServerName::try_from("localhost").expect("valid server name");
-        TlsConnector::from(Arc::new(config)).connect(name, tcp).await
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
     }
 }
