@@ -12,7 +12,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
-/// Paths of the PEM files [`write`] produced.
+/// Paths of the PEM files [`write()`] produced.
 #[derive(Debug, Clone)]
 pub(crate) struct Pki {
     pub(crate) ca_cert: PathBuf,

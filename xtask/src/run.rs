@@ -13,7 +13,7 @@ pub(crate) fn run(berthd_args: &[String]) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!(
             "berthd must run as root: it creates /var/run/berth.sock, owns /var/lib/berth and \
-             runs containers; try `sudo -E cargo xtask run`"
+             runs containers; run it as root, e.g. `sudo -E env PATH=\"$PATH\" cargo xtask run`"
         );
     }
     deps::ensure_apt(deps::RUNTIME_APT_PACKAGES)?;
