@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: every gate CI runs, in order, stopping at the first
 //! failure. `.ci/run` is a thin wrapper around this.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -14,6 +15,9 @@ pub(crate) struct Options {
 
 type Step = (&'static str, Box<dyn Fn() -> Result<()>>);
 
+/// Tests run by the steps, for the closing `N passed, N failed` line CI reads.
+static PASSED: AtomicUsize = AtomicUsize::new(0);
+
 pub(crate) fn run(options: &Options) -> Result<()> {
     let e2e = !options.skip_e2e;
     let mut steps: Vec<Step> = vec![
@@ -26,7 +30,14 @@ pub(crate) fn run(options: &Options) -> Result<()> {
         ("invariants", Box::new(invariants::check)),
     ];
     if e2e {
-        steps.push(("e2e", Box::new(|| e2e::run(&e2e::Options::default()))));
+        steps.push((
+            "e2e",
+            Box::new(|| {
+                let passed = e2e::run(&e2e::Options::default())?;
+                PASSED.fetch_add(passed, Ordering::Relaxed);
+                Ok(())
+            }),
+        ));
     }
     let started = Instant::now();
     let mut timings: Vec<(&str, Duration)> = Vec::new();
@@ -47,6 +58,8 @@ pub(crate) fn run(options: &Options) -> Result<()> {
         println!("  (e2e skipped: --skip-e2e)");
     }
     println!("  {:<12} {:>8.1?}", "total", started.elapsed());
+    // Every step stops the run on a failure, so reaching here means none failed.
+    println!("ci: {} passed, 0 failed", PASSED.load(Ordering::Relaxed));
     Ok(())
 }
 
@@ -76,7 +89,19 @@ fn test() -> Result<()> {
         "--locked",
         "--no-fail-fast",
     ]))?;
+    PASSED.fetch_add(junit_passed()?, Ordering::Relaxed);
     cmd::run(cmd::cargo().args(["test", "--doc", "--workspace", "--locked"]))
+}
+
+/// Passed test cases in the JUnit report nextest writes (see `.config/nextest.toml`).
+fn junit_passed() -> Result<usize> {
+    let path = crate::target_dir()?.join("nextest/default/junit.xml");
+    let xml = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading nextest's JUnit report {}", path.display()))?;
+    let cases = xml.matches("<testcase ").count();
+    let failed = xml.matches("<failure").count() + xml.matches("<error").count();
+    let skipped = xml.matches("<skipped").count();
+    Ok(cases.saturating_sub(failed + skipped))
 }
 
 fn doc() -> Result<()> {

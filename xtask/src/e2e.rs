@@ -84,7 +84,8 @@ fn free_port() -> Result<u16> {
     Ok(listener.local_addr().context("local_addr")?.port())
 }
 
-pub(crate) fn run(options: &Options) -> Result<()> {
+/// Runs every check; returns how many passed (all of them, or an error).
+pub(crate) fn run(options: &Options) -> Result<usize> {
     deps::ensure_docker_cli()?;
     let version = daemon_version()?;
     let berthd = build_berthd()?;
@@ -181,7 +182,7 @@ impl Report {
         self.failed.len()
     }
 
-    fn finish(self) -> Result<()> {
+    fn finish(self) -> Result<usize> {
         println!(
             "e2e: {} passed, {} failed",
             self.passed.len(),
@@ -190,7 +191,7 @@ impl Report {
         if !self.failed.is_empty() {
             bail!("e2e checks failed: {}", self.failed.join("; "));
         }
-        Ok(())
+        Ok(self.passed.len())
     }
 }
 
@@ -209,7 +210,7 @@ mod tests {
     fn report_fails_when_any_check_failed() {
         let mut report = Report::default();
         report.record("one", Ok(()));
-        assert!(report.finish().is_ok());
+        assert_eq!(report.finish().expect("all passed"), 1);
 
         let mut report = Report::default();
         report.record("one", Ok(()));

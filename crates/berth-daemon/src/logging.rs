@@ -1,6 +1,8 @@
 //! The tracing subscriber: the only one in Berth. Its level filter is reloadable so SIGHUP can
 //! switch `debug` / `log-level` on a running daemon.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, fmt, reload};
@@ -28,7 +30,11 @@ pub(crate) fn init(directive: &str, format: LogFormat) -> Result<LogHandle, Stri
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Text => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(
