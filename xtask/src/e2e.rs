@@ -49,7 +49,7 @@ pub(crate) struct Layout {
 impl Layout {
     /// Creates the files berthd and the docker CLI start from: certificates,
     /// an empty daemon.json, an empty docker config directory.
-    fn create(root: &Path) -> Result<Layout> {
+    pub(crate) fn create(root: &Path) -> Result<Layout> {
         let layout = Layout {
             root: root.to_path_buf(),
             socket: root.join("berth.sock"),
@@ -79,7 +79,7 @@ impl Layout {
 }
 
 /// A port nobody listens on right now: bind port 0, note it, let it go.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
     Ok(listener.local_addr().context("local_addr")?.port())
 }
@@ -135,7 +135,7 @@ pub(crate) fn run(options: &Options) -> Result<usize> {
 }
 
 /// The version berthd reports: the berth-daemon package's.
-fn daemon_version() -> Result<String> {
+pub(crate) fn daemon_version() -> Result<String> {
     let metadata = crate::metadata()?;
     metadata["packages"]
         .as_array()
@@ -148,7 +148,7 @@ fn daemon_version() -> Result<String> {
 }
 
 /// Builds berthd (debug) and returns the binary's path.
-fn build_berthd() -> Result<PathBuf> {
+pub(crate) fn build_berthd() -> Result<PathBuf> {
     cmd::run(cmd::cargo().args(["build", "--locked", "-p", "berth-daemon", "--bin", "berthd"]))?;
     let binary = crate::target_dir()?.join("debug").join("berthd");
     if !binary.is_file() {

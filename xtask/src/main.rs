@@ -7,7 +7,9 @@
 mod certs;
 mod ci;
 mod cmd;
+mod conformance;
 mod deps;
+mod diff;
 mod e2e;
 mod invariants;
 mod run;
@@ -27,6 +29,10 @@ commands:
                       sockets and roots (--keep: leave the temp dir for a look)
   run [-- ARGS...]    install what berthd needs, build it (release), run it
                       as root with ARGS (default: berthd's own defaults)
+  conformance [...]   docker-py 6.1.3's integration suite against berthd,
+                      a table per API area (see docs/conformance.md)
+  diff [...]          the same scripted requests to a real dockerd and to
+                      berthd, every difference reported (docs/api-diff.md)
   bench               not implemented yet (issue 8)
 ";
 
@@ -77,6 +83,8 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
             };
             run::run(berthd_args)?;
         }
+        "conformance" => return conformance::run(rest),
+        "diff" => return diff::run(rest),
         "bench" => {
             eprintln!("cargo xtask bench is not implemented yet (issue 8)");
             return Ok(ExitCode::from(NOT_IMPLEMENTED));

@@ -1,0 +1,163 @@
+//! Talking to containerd: one gRPC channel, the `berth` namespace on every call, and the mapping
+//! from gRPC status codes to API errors.
+
+use std::path::{Path, PathBuf};
+
+use berth_api::{Error, ErrorKind};
+use containerd_client::services::v1::content_client::ContentClient;
+use containerd_client::services::v1::diff_client::DiffClient;
+use containerd_client::services::v1::images_client::ImagesClient;
+use containerd_client::services::v1::leases_client::LeasesClient;
+use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
+use containerd_client::services::v1::version_client::VersionClient;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+pub(crate) mod supervisor;
+
+/// The containerd namespace Berth keeps its objects in (dockerd uses `moby`).
+pub const NAMESPACE: &str = "berth";
+
+/// Adds `containerd-namespace` (and, when set, `containerd-lease`) to every request.
+#[derive(Clone)]
+pub(crate) struct Scope {
+    namespace: AsciiMetadataValue,
+    lease: Option<AsciiMetadataValue>,
+}
+
+impl Interceptor for Scope {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let md = req.metadata_mut();
+        md.insert("containerd-namespace", self.namespace.clone());
+        if let Some(lease) = &self.lease {
+            md.insert("containerd-lease", lease.clone());
+        }
+        Ok(req)
+    }
+}
+
+type Scoped = InterceptedService<Channel, Scope>;
+
+/// A connection to containerd, scoped to Berth's namespace.
+#[derive(Clone)]
+pub struct Containerd {
+    channel: Channel,
+    scope: Scope,
+    address: PathBuf,
+}
+
+impl std::fmt::Debug for Containerd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Containerd").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Containerd {
+    /// Connects to the containerd socket at `address`.
+    pub async fn connect(address: &Path, namespace: &str) -> Result<Self, Error> {
+        let channel = containerd_client::connect(address).await.map_err(|e| {
+            Error::unavailable(format!("cannot connect to containerd at {}", address.display()))
+                .with_source(e)
+        })?;
+        let namespace = MetadataValue::try_from(namespace)
+            .map_err(|_| Error::invalid(format!("invalid containerd namespace {namespace:?}")))?;
+        Ok(Self { channel, scope: Scope { namespace, lease: None }, address: address.to_owned() })
+    }
+
+    /// The socket this connection uses.
+    pub fn address(&self) -> &Path {
+        &self.address
+    }
+
+    /// The same connection with every call made inside `lease`.
+    pub(crate) fn with_lease(&self, lease: &str) -> Result<Self, Error> {
+        let value = MetadataValue::try_from(lease)
+            .map_err(|_| Error::system(format!("invalid lease id {lease:?}")))?;
+        let mut scoped = self.clone();
+        scoped.scope.lease = Some(value);
+        Ok(scoped)
+    }
+
+    fn scoped(&self) -> Scoped {
+        InterceptedService::new(self.channel.clone(), self.scope.clone())
+    }
+
+    pub(crate) fn version(&self) -> VersionClient<Channel> {
+        VersionClient::new(self.channel.clone())
+    }
+
+    pub(crate) fn images(&self) -> ImagesClient<Scoped> {
+        ImagesClient::new(self.scoped())
+    }
+
+    pub(crate) fn content(&self) -> ContentClient<Scoped> {
+        ContentClient::new(self.scoped())
+    }
+
+    pub(crate) fn snapshots(&self) -> SnapshotsClient<Scoped> {
+        SnapshotsClient::new(self.scoped())
+    }
+
+    pub(crate) fn diff(&self) -> DiffClient<Scoped> {
+        DiffClient::new(self.scoped())
+    }
+
+    pub(crate) fn leases(&self) -> LeasesClient<Scoped> {
+        LeasesClient::new(self.scoped())
+    }
+
+    /// containerd's version and revision.
+    pub async fn server_version(&self) -> Result<(String, String), Error> {
+        let reply = self.version().version(()).await.map_err(|s| status_error("version", s))?;
+        let reply = reply.into_inner();
+        Ok((reply.version, reply.revision))
+    }
+}
+
+/// Maps a containerd gRPC failure to an API error, prefixing `what` was being done.
+pub(crate) fn status_error(what: &str, status: tonic::Status) -> Error {
+    use tonic::Code;
+    let kind = match status.code() {
+        Code::NotFound => ErrorKind::NotFound,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            ErrorKind::InvalidParameter
+        }
+        Code::AlreadyExists => ErrorKind::Conflict,
+        Code::PermissionDenied => ErrorKind::Forbidden,
+        Code::Unauthenticated => ErrorKind::Unauthorized,
+        Code::Unimplemented => ErrorKind::NotImplemented,
+        Code::Unavailable => ErrorKind::Unavailable,
+        _ => ErrorKind::System,
+    };
+    let message = if status.code() == Code::Unavailable {
+        format!("{what}: containerd is not available: {}", status.message())
+    } else {
+        format!("{what}: {}", status.message())
+    };
+    Error::new(kind, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_codes_map_to_dockerd_classes() {
+        let cases = [
+            (tonic::Code::NotFound, 404),
+            (tonic::Code::InvalidArgument, 400),
+            (tonic::Code::FailedPrecondition, 400),
+            (tonic::Code::AlreadyExists, 409),
+            (tonic::Code::Unavailable, 503),
+            (tonic::Code::Unimplemented, 501),
+            (tonic::Code::Internal, 500),
+        ];
+        for (code, status) in cases {
+            let err = status_error("images.get", tonic::Status::new(code, "boom"));
+            assert_eq!(err.status().as_u16(), status, "{code:?}");
+            assert!(err.message().starts_with("images.get: "), "{}", err.message());
+        }
+    }
+}

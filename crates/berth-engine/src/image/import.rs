@@ -1,0 +1,147 @@
+//! `POST /images/create?fromSrc=`: a root filesystem tarball (plain or gzip) becomes a one-layer
+//! image. Everything is written inside a lease, so a failed or abandoned import leaves nothing
+//! visible and containerd's GC reclaims what was written.
+
+use std::collections::HashMap;
+use std::io;
+
+use async_compression::tokio::bufread::GzipDecoder;
+use berth_api::Error;
+use berth_backend::BoxStream;
+use bytes::Bytes;
+use containerd_client::types::Descriptor;
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio_util::io::{ReaderStream, StreamReader};
+
+use super::{MEDIA_OCI_CONFIG, MEDIA_OCI_LAYER_TAR, MEDIA_OCI_MANIFEST, Store, changes, rfc3339_now};
+use crate::content::{self, Written};
+use crate::lease::Lease;
+use crate::unpack::{self, Layer, SNAPSHOTTER};
+
+/// What to import.
+pub(crate) struct ImportRequest {
+    /// The tarball.
+    pub(crate) body: BoxStream<'static, Result<Bytes, Error>>,
+    /// Normalized name to tag the result with, if any.
+    pub(crate) name: Option<String>,
+    /// Dockerfile instructions for the config.
+    pub(crate) changes: Vec<String>,
+    /// Commit message (`Comment`); defaults to `Imported from <source>`.
+    pub(crate) message: String,
+    /// `-` for the request body, else the URL it came from.
+    pub(crate) source: String,
+}
+
+/// Imports the tarball; returns the new image ID.
+pub(crate) async fn import(store: &Store, req: ImportRequest) -> Result<String, Error> {
+    // Validate everything cheap before reading the body.
+    let mut config_section = Map::new();
+    changes::apply(&mut config_section, &req.changes)?;
+    let lease = Lease::create(store.conn()).await?;
+    let result = import_in(store, &lease, req, config_section).await;
+    lease.release().await;
+    result
+}
+
+async fn import_in(
+    store: &Store,
+    lease: &Lease,
+    req: ImportRequest,
+    config_section: Map<String, Value>,
+) -> Result<String, Error> {
+    let conn = lease.conn();
+    let tar = decompressed(req.body).await?;
+    let layer = content::write_stream(conn, tar, None, HashMap::new()).await?;
+    if layer.size == 0 {
+        return Err(Error::invalid("import: the tarball is empty"));
+    }
+    let blob = Descriptor {
+        media_type: MEDIA_OCI_LAYER_TAR.to_owned(),
+        digest: layer.digest.clone(),
+        size: layer.size,
+        annotations: HashMap::new(),
+    };
+    // Uncompressed: the blob digest is the diff ID.
+    let unpacked = unpack::unpack(conn, &[Layer { blob: blob.clone(), diff_id: layer.digest.clone() }])
+        .await
+        .map_err(|e| match e.kind() {
+            berth_api::ErrorKind::System => Error::invalid(format!("import: not a valid tar archive: {e}")),
+            _ => e,
+        })?;
+    let (chain, disk_size) = unpacked.first().cloned().unwrap_or_default();
+
+    let created = rfc3339_now()?;
+    let message = if req.message.is_empty() { format!("Imported from {}", req.source) } else { req.message };
+    let config = json!({
+        "architecture": crate::go_arch(),
+        "comment": message,
+        "config": Value::Object(config_section),
+        "created": created,
+        "history": [{ "created": created, "comment": message }],
+        "os": "linux",
+        "rootfs": { "type": "layers", "diff_ids": [layer.digest] },
+    });
+    let config_bytes = Bytes::from(serde_json::to_vec(&config).map_err(|e| Error::system("encode config").with_source(e))?);
+    let config_labels =
+        HashMap::from([(format!("containerd.io/gc.ref.snapshot.{SNAPSHOTTER}"), chain.clone())]);
+    let config_blob = content::write_bytes(conn, config_bytes, config_labels).await?;
+
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_MANIFEST,
+        "config": { "mediaType": MEDIA_OCI_CONFIG, "digest": config_blob.digest, "size": config_blob.size },
+        "layers": [{ "mediaType": MEDIA_OCI_LAYER_TAR, "digest": blob.digest, "size": blob.size }],
+    });
+    let manifest_bytes = Bytes::from(serde_json::to_vec(&manifest).map_err(|e| Error::system("encode manifest").with_source(e))?);
+    let manifest_labels = HashMap::from([
+        ("containerd.io/gc.ref.content.config".to_owned(), config_blob.digest.clone()),
+        ("containerd.io/gc.ref.content.l.0".to_owned(), blob.digest.clone()),
+    ]);
+    let Written { digest, size } = content::write_bytes(conn, manifest_bytes, manifest_labels).await?;
+    let target = Descriptor { media_type: MEDIA_OCI_MANIFEST.to_owned(), digest, size, annotations: HashMap::new() };
+
+    let labels = HashMap::from([(super::LABEL_SIZE.to_owned(), disk_size.max(layer.size).to_string())]);
+    let name = match req.name {
+        Some(name) => name,
+        None => format!("{}{}", super::DANGLING_PREFIX, config_blob.digest),
+    };
+    store.set_name(&name, target, labels).await?;
+    Ok(config_blob.digest)
+}
+
+/// The tar stream: gzip is undone; other compressions are refused by name.
+async fn decompressed(
+    body: BoxStream<'static, Result<Bytes, Error>>,
+) -> Result<BoxStream<'static, Result<Bytes, Error>>, Error> {
+    let reader = StreamReader::new(body.map_err(|e| io::Error::other(e.message().to_owned())));
+    let mut reader = BufReader::new(reader);
+    let head = reader.fill_buf().await.map_err(read_error)?;
+    let kind = match head {
+        [0x1f, 0x8b, ..] => "gzip",
+        [b'B', b'Z', b'h', ..] => "bzip2",
+        [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => "xz",
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => "zstd",
+        [] => return Err(Error::invalid("import: the tarball is empty")),
+        _ => "none",
+    };
+    let stream = match kind {
+        "none" => to_stream(reader),
+        "gzip" => to_stream(GzipDecoder::new(reader)),
+        other => {
+            return Err(Error::invalid(format!(
+                "import: {other}-compressed tarballs are not supported; use a plain or gzip tarball"
+            )));
+        }
+    };
+    Ok(stream)
+}
+
+fn to_stream<R: AsyncRead + Send + 'static>(reader: R) -> BoxStream<'static, Result<Bytes, Error>> {
+    ReaderStream::new(reader).map_err(read_error).boxed()
+}
+
+fn read_error(e: io::Error) -> Error {
+    Error::invalid(format!("import: cannot read the tarball: {e}"))
+}

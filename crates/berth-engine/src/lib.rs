@@ -1,0 +1,33 @@
+//! The real backend behind Berth's routers: containerd over gRPC (supervised by berthd or
+//! external), its content store, snapshots and images.
+//!
+//! The engine implements the `berth-backend` traits; it never depends on axum, tower or a hyper
+//! server.
+
+mod containerd;
+mod content;
+mod image;
+mod lease;
+#[cfg(test)]
+mod testutil;
+mod unpack;
+
+/// Current time in Unix nanoseconds.
+pub(crate) fn now_nanos() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+}
+
+pub use containerd::supervisor::{Supervisor, SupervisorConfig};
+pub use containerd::{Containerd, NAMESPACE};
+
+/// Go's name for the architecture Berth runs on (what image configs and `/version` say).
+pub(crate) fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
