@@ -8,14 +8,14 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd;
 
-/// Debian packages berthd needs at run time. Later issues add containerd,
-/// runc, containernetworking-plugins, busybox-static (test images) here.
-pub(crate) const RUNTIME_APT_PACKAGES: &[&str] = &[];
+/// Debian packages berthd needs at run time: its engine runs containerd
+/// (which runs runc). Later issues add containernetworking-plugins here.
+pub(crate) const RUNTIME_APT_PACKAGES: &[&str] = &["containerd", "runc"];
 
 /// Debian packages the build and the test suite need on top of the runtime
-/// ones (openssl: xtask's own certificate test). Later issues add
-/// protobuf-compiler here.
-pub(crate) const BUILD_APT_PACKAGES: &[&str] = &["openssl"];
+/// ones: protoc (containerd-client generates its gRPC code at build time) and
+/// openssl (xtask's own certificate test).
+pub(crate) const BUILD_APT_PACKAGES: &[&str] = &["protobuf-compiler", "openssl"];
 
 /// Cargo subcommands the CI gates run, with the crate that provides each.
 const CARGO_TOOLS: &[(&str, &str)] = &[("nextest", "cargo-nextest"), ("deny", "cargo-deny")];
@@ -78,12 +78,26 @@ pub(crate) fn ensure_apt(packages: &[&str]) -> Result<()> {
         );
     }
     apt_update_once()?;
-    cmd::run(
+    // Packages such as containerd start a system-wide service on install; berthd runs its own,
+    // so forbid service starts for this install only (the policy-rc.d convention).
+    let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
+    let ours = !policy.exists();
+    if ours {
+        std::fs::write(policy, "#!/bin/sh\n# written by cargo xtask for one apt-get install\nexit 101\n")
+            .context("writing /usr/sbin/policy-rc.d")?;
+        std::fs::set_permissions(policy, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .context("chmod /usr/sbin/policy-rc.d")?;
+    }
+    let installed = cmd::run(
         Command::new("apt-get")
             .env("DEBIAN_FRONTEND", "noninteractive")
             .args(["install", "-y", "--no-install-recommends"])
             .args(&missing),
-    )?;
+    );
+    if ours {
+        let _ = std::fs::remove_file(policy);
+    }
+    installed?;
     for &package in &missing {
         if !dpkg_installed(package)? {
             bail!("apt-get install finished but {package} is still not installed");

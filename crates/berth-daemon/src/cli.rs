@@ -103,6 +103,16 @@ pub(crate) struct Flags {
     #[serde(rename = "labels", skip_serializing_if = "Vec::is_empty")]
     pub(crate) labels: Vec<String>,
 
+    /// containerd socket to use instead of running Berth's own containerd.
+    #[arg(long, value_name = "SOCKET")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) containerd: Option<PathBuf>,
+
+    /// containerd namespace for Berth's objects.
+    #[arg(long, value_name = "NAMESPACE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) containerd_namespace: Option<String>,
+
     /// Seconds to wait for in-flight requests on shutdown (negative: forever).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -36,6 +36,8 @@ const KEYS: &[&str] = &[
     "api-cors-header",
     "labels",
     "shutdown-timeout",
+    "containerd",
+    "containerd-namespace",
 ];
 
 /// A configuration that cannot be used.
@@ -81,6 +83,8 @@ pub(crate) struct Config {
     pub(crate) api_cors_header: Vec<String>,
     pub(crate) labels: Vec<String>,
     pub(crate) shutdown_timeout: i64,
+    pub(crate) containerd: Option<PathBuf>,
+    pub(crate) containerd_namespace: String,
 }
 
 /// `log-format`.
@@ -111,6 +115,8 @@ impl Default for Config {
             api_cors_header: Vec::new(),
             labels: Vec::new(),
             shutdown_timeout: 15,
+            containerd: None,
+            containerd_namespace: berth_engine::NAMESPACE.to_owned(),
         }
     }
 }
@@ -196,6 +202,17 @@ impl Config {
                     )));
                 }
             }
+        }
+        if self.containerd_namespace.is_empty()
+            || !self
+                .containerd_namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "containerd-namespace {:?} must be letters, digits, '-', '_' or '.'",
+                self.containerd_namespace
+            )));
         }
         berth_middleware::cors_layer(&self.api_cors_header)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;

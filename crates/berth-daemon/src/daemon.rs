@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use berth_engine::{Engine, EngineConfig};
 use berth_listeners::{BindOptions, SocketGroup, TlsOptions};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -49,14 +50,6 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
     let facts = HostFacts::gather(&config.data_root).context("cannot read host facts")?;
     let cell = Arc::new(ArcSwap::from_pointee(config.clone()));
     let events = EventBus::default();
-    let system = HostSystem::new(facts.clone(), Arc::clone(&cell), events.clone());
-    let backends = Backends {
-        system: Arc::new(system),
-    };
-    let handle = Arc::new(RouterHandle::new(stack::build(
-        &(&config).into(),
-        &backends,
-    )?));
 
     let hosts = berth_listeners::parse_hosts(&config.hosts, config.tls_enabled())?;
     let tls_settings = if config.tls_enabled() {
@@ -84,6 +77,32 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
         tls_verify: tls_settings.as_ref().is_some_and(|t| t.verify),
     };
     let listeners = berth_listeners::bind_all(&hosts, &options).await?;
+
+    // Listeners exist before the engine starts, so early clients wait in the backlog (as with
+    // dockerd) instead of being refused.
+    let engine = Arc::new(
+        Engine::start(EngineConfig {
+            data_root: config.data_root.clone(),
+            exec_root: config.exec_root.clone(),
+            containerd: config.containerd.clone(),
+            namespace: config.containerd_namespace.clone(),
+            containerd_binary: "containerd".into(),
+        })
+        .await,
+    );
+    let system = HostSystem::new(
+        facts.clone(),
+        Arc::clone(&cell),
+        events.clone(),
+        Arc::clone(&engine),
+    );
+    let backends = Backends {
+        system: Arc::new(system),
+    };
+    let handle = Arc::new(RouterHandle::new(stack::build(
+        &(&config).into(),
+        &backends,
+    )?));
 
     // Install signal handlers before serving so an early SIGTERM is not fatal.
     let mut hup = signal(SignalKind::hangup())?;
@@ -121,6 +140,7 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
     // Event watchers would otherwise hold their connections open until the timeout.
     reloader.events.close();
     server.shutdown(cell.load().shutdown_timeout()).await;
+    engine.shutdown().await;
     drop(pidfile);
     tracing::info!("Daemon shutdown complete");
     Ok(())
@@ -235,6 +255,11 @@ fn warn_about_restart_only_changes(old: &Config, new: &Config) {
         ("exec-root", old.exec_root != new.exec_root),
         ("pidfile", old.pidfile != new.pidfile),
         ("log-format", old.log_format != new.log_format),
+        ("containerd", old.containerd != new.containerd),
+        (
+            "containerd-namespace",
+            old.containerd_namespace != new.containerd_namespace,
+        ),
         (
             "tls",
             (

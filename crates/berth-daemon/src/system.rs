@@ -12,6 +12,8 @@ use berth_api::{Error, MAX_API_VERSION, MIN_API_VERSION, Result};
 use berth_backend::{BoxStream, EventsQuery, PingInfo, SystemBackend};
 use futures_util::StreamExt;
 
+use berth_engine::Engine;
+
 use crate::build_info;
 use crate::config::Config;
 use crate::events::EventBus;
@@ -145,14 +147,21 @@ pub(crate) struct HostSystem {
     facts: HostFacts,
     config: Arc<ArcSwap<Config>>,
     events: EventBus,
+    engine: Arc<Engine>,
 }
 
 impl HostSystem {
-    pub(crate) fn new(facts: HostFacts, config: Arc<ArcSwap<Config>>, events: EventBus) -> Self {
+    pub(crate) fn new(
+        facts: HostFacts,
+        config: Arc<ArcSwap<Config>>,
+        events: EventBus,
+        engine: Arc<Engine>,
+    ) -> Self {
         Self {
             facts,
             config,
             events,
+            engine,
         }
     }
 }
@@ -186,11 +195,13 @@ impl SystemBackend for HostSystem {
             platform: Platform {
                 name: format!("Berth {}", build_info::VERSION),
             },
-            components: vec![ComponentVersion {
+            components: std::iter::once(ComponentVersion {
                 name: "Engine".to_owned(),
                 version: build_info::VERSION.to_owned(),
                 details,
-            }],
+            })
+            .chain(self.engine.components())
+            .collect(),
             version: build_info::VERSION.to_owned(),
             api_version: MAX_API_VERSION.to_string(),
             min_api_version: MIN_API_VERSION.to_string(),
@@ -221,9 +232,37 @@ impl SystemBackend for HostSystem {
         let system_time = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| Error::system("cannot format the system time").with_source(e))?;
+        let images = match self.engine.unavailable_reason() {
+            Some(_) => 0,
+            None => self.engine.image_count().await?,
+        };
+        let (containerd_commit, runc_commit) = self.engine.commits();
+        let mut warnings = Vec::new();
+        if let Some(reason) = self.engine.unavailable_reason() {
+            warnings.push(format!("WARNING: containerd is not available: {reason}"));
+        }
+        let available = self.engine.unavailable_reason().is_none();
         Ok(Info {
             id: f.id.clone(),
-            driver: String::new(),
+            images,
+            driver: if available {
+                "overlayfs".to_owned()
+            } else {
+                String::new()
+            },
+            driver_status: if available {
+                vec![[
+                    "driver-type".to_owned(),
+                    "io.containerd.snapshotter.v1".to_owned(),
+                ]]
+            } else {
+                Vec::new()
+            },
+            containerd_commit: berth_api::system::Commit {
+                id: containerd_commit,
+            },
+            runc_commit: berth_api::system::Commit { id: runc_commit },
+            warnings,
             plugins: berth_api::system::PluginsInfo::default(),
             memory_limit: cg.memory,
             swap_limit: cg.swap,

@@ -6,6 +6,7 @@
 
 mod containerd;
 mod content;
+mod engine;
 mod image;
 mod lease;
 #[cfg(test)]
@@ -14,12 +15,15 @@ mod unpack;
 
 /// Current time in Unix nanoseconds.
 pub(crate) fn now_nanos() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
 }
 
 pub use containerd::supervisor::{Supervisor, SupervisorConfig};
 pub use containerd::{Containerd, NAMESPACE};
+pub use engine::{Engine, EngineConfig};
 
 /// Go's name for the architecture Berth runs on (what image configs and `/version` say).
 pub(crate) fn go_arch() -> &'static str {

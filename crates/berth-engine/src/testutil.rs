@@ -15,18 +15,28 @@ pub(crate) struct TestContainerd {
 
 impl TestContainerd {
     pub(crate) async fn start() -> Self {
-        let dir = tempfile::Builder::new().prefix("berth-ctrd-").tempdir_in("/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("berth-ctrd-")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         let config = SupervisorConfig {
             binary: "containerd".into(),
             root: dir.path().join("root"),
             state: dir.path().join("state"),
         };
         let namespace = format!("berth-test-{}", uuid::Uuid::new_v4().simple());
-        let (supervisor, conn) = tokio::time::timeout(Duration::from_secs(60), Supervisor::start(config, &namespace))
-            .await
-            .expect("containerd starts in time")
-            .expect("containerd starts (is the containerd package installed?)");
-        Self { conn, supervisor, dir }
+        let (supervisor, conn) = tokio::time::timeout(
+            Duration::from_secs(60),
+            Supervisor::start(config, &namespace),
+        )
+        .await
+        .expect("containerd starts in time")
+        .expect("containerd starts (is the containerd package installed?)");
+        Self {
+            conn,
+            supervisor,
+            dir,
+        }
     }
 
     pub(crate) async fn stop(self) {
@@ -43,7 +53,9 @@ pub(crate) fn tarball(files: &[(&str, &str)]) -> Bytes {
         header.set_mode(0o644);
         header.set_mtime(1_700_000_000);
         header.set_cksum();
-        builder.append_data(&mut header, path, contents.as_bytes()).expect("append");
+        builder
+            .append_data(&mut header, path, contents.as_bytes())
+            .expect("append");
     }
     Bytes::from(builder.into_inner().expect("finish tar"))
 }

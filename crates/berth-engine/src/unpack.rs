@@ -38,13 +38,20 @@ pub(crate) struct Layer {
 
 /// Unpacks `layers` (bottom first), skipping layers already unpacked. Returns the chain IDs and
 /// the size each layer takes on disk. `conn` should carry a lease.
-pub(crate) async fn unpack(conn: &Containerd, layers: &[Layer]) -> Result<Vec<(String, i64)>, Error> {
+pub(crate) async fn unpack(
+    conn: &Containerd,
+    layers: &[Layer],
+) -> Result<Vec<(String, i64)>, Error> {
     let diff_ids: Vec<String> = layers.iter().map(|l| l.diff_id.clone()).collect();
     let chains = chain_ids(&diff_ids);
     let mut out = Vec::with_capacity(layers.len());
     for (i, layer) in layers.iter().enumerate() {
         let chain = &chains[i];
-        let parent = if i == 0 { String::new() } else { chains[i - 1].clone() };
+        let parent = if i == 0 {
+            String::new()
+        } else {
+            chains[i - 1].clone()
+        };
         if !exists(conn, chain).await? {
             apply_one(conn, layer, chain, &parent).await?;
         }
@@ -54,7 +61,10 @@ pub(crate) async fn unpack(conn: &Containerd, layers: &[Layer]) -> Result<Vec<(S
 }
 
 async fn exists(conn: &Containerd, chain: &str) -> Result<bool, Error> {
-    let req = StatSnapshotRequest { snapshotter: SNAPSHOTTER.to_owned(), key: chain.to_owned() };
+    let req = StatSnapshotRequest {
+        snapshotter: SNAPSHOTTER.to_owned(),
+        key: chain.to_owned(),
+    };
     match conn.snapshots().stat(req).await {
         Ok(_) => Ok(true),
         Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
@@ -63,12 +73,24 @@ async fn exists(conn: &Containerd, chain: &str) -> Result<bool, Error> {
 }
 
 async fn usage(conn: &Containerd, chain: &str) -> Result<i64, Error> {
-    let req = UsageRequest { snapshotter: SNAPSHOTTER.to_owned(), key: chain.to_owned() };
-    let usage = conn.snapshots().usage(req).await.map_err(|s| status_error("snapshot usage", s))?;
+    let req = UsageRequest {
+        snapshotter: SNAPSHOTTER.to_owned(),
+        key: chain.to_owned(),
+    };
+    let usage = conn
+        .snapshots()
+        .usage(req)
+        .await
+        .map_err(|s| status_error("snapshot usage", s))?;
     Ok(usage.into_inner().size)
 }
 
-async fn apply_one(conn: &Containerd, layer: &Layer, chain: &str, parent: &str) -> Result<(), Error> {
+async fn apply_one(
+    conn: &Containerd,
+    layer: &Layer,
+    chain: &str,
+    parent: &str,
+) -> Result<(), Error> {
     let nanos = crate::now_nanos();
     let key = format!("extract-{nanos}-{chain}");
     let prepare = PrepareSnapshotRequest {
@@ -87,7 +109,11 @@ async fn apply_one(conn: &Containerd, layer: &Layer, chain: &str, parent: &str) 
     let result = async {
         let applied = conn
             .diff()
-            .apply(ApplyRequest { diff: Some(layer.blob.clone()), mounts, ..Default::default() })
+            .apply(ApplyRequest {
+                diff: Some(layer.blob.clone()),
+                mounts,
+                ..Default::default()
+            })
             .await
             .map_err(|s| status_error("apply layer", s))?
             .into_inner()
@@ -115,7 +141,10 @@ async fn apply_one(conn: &Containerd, layer: &Layer, chain: &str, parent: &str) 
     }
     .await;
     if result.is_err() {
-        let remove = RemoveSnapshotRequest { snapshotter: SNAPSHOTTER.to_owned(), key };
+        let remove = RemoveSnapshotRequest {
+            snapshotter: SNAPSHOTTER.to_owned(),
+            key,
+        };
         let _ = conn.snapshots().remove(remove).await;
     }
     result

@@ -47,6 +47,9 @@ fn stack_with(config: StackConfig) -> (Stack, tempfile::TempDir) {
         facts,
         Arc::new(ArcSwap::from_pointee(cfg)),
         EventBus::default(),
+        Arc::new(berth_engine::Engine::unavailable(
+            "no containerd in unit tests",
+        )),
     );
     let stack = build(
         &config,

@@ -23,8 +23,18 @@ pub(crate) struct Daemon {
     pub(crate) socket: PathBuf,
 }
 
-/// Flags every test daemon gets: private roots, pidfile and config file.
+/// Flags every test daemon gets: private roots, pidfile and config file, and a containerd socket
+/// that does not exist, so tests of the API server do not start a containerd each (the engine
+/// then answers 503). Tests of the engine use [`engine_args`].
 pub(crate) fn base_args(dir: &Path) -> Vec<String> {
+    let mut args = engine_args(dir);
+    args.push("--containerd".into());
+    args.push(dir.join("no-containerd.sock").display().to_string());
+    args
+}
+
+/// Like [`base_args`], but berthd runs its own containerd.
+pub(crate) fn engine_args(dir: &Path) -> Vec<String> {
     let p = |name: &str| dir.join(name).display().to_string();
     vec![
         "--data-root".into(),
@@ -49,8 +59,17 @@ impl Daemon {
     }
 
     pub(crate) async fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Self {
+        let args = base_args(dir.path());
+        Self::start_with(dir, args, extra).await
+    }
+
+    /// Starts berthd with `args` (see [`base_args`], [`engine_args`]) plus `extra`.
+    pub(crate) async fn start_with(
+        dir: tempfile::TempDir,
+        mut args: Vec<String>,
+        extra: &[&str],
+    ) -> Self {
         let socket = dir.path().join("berth.sock");
-        let mut args = base_args(dir.path());
         args.push("-H".into());
         args.push(format!("unix://{}", socket.display()));
         args.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -113,8 +132,17 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
+    /// SIGTERM first, so berthd stops the containerd it may run; SIGKILL if it hangs.
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            self.signal(nix::sys::signal::Signal::SIGTERM);
+            let start = Instant::now();
+            while start.elapsed() < DEADLINE {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = self.child.kill();
             let _ = self.child.wait();
         }

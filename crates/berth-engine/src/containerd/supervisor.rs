@@ -82,7 +82,10 @@ enum Process {
 impl Process {
     fn pid(&self) -> Option<Pid> {
         match self {
-            Process::Child(c) => c.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw),
+            Process::Child(c) => c
+                .id()
+                .and_then(|id| i32::try_from(id).ok())
+                .map(Pid::from_raw),
             Process::Adopted(pid) => Some(*pid),
         }
     }
@@ -111,7 +114,10 @@ fn alive(pid: Pid) -> bool {
 fn is_zombie(pid: Pid) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -129,7 +135,10 @@ impl std::fmt::Debug for Supervisor {
 
 impl Supervisor {
     /// Starts (or adopts) containerd and returns once it answers, with a connection to it.
-    pub async fn start(config: SupervisorConfig, namespace: &str) -> Result<(Self, Containerd), Error> {
+    pub async fn start(
+        config: SupervisorConfig,
+        namespace: &str,
+    ) -> Result<(Self, Containerd), Error> {
         create_dir(&config.root, 0o711)?;
         create_dir(&config.state, 0o711)?;
         let (process, conn) = match adopt(&config, namespace).await {
@@ -152,28 +161,43 @@ impl Supervisor {
 
 fn create_dir(path: &Path, mode: u32) -> Result<(), Error> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(mode).create(path).map_err(|e| {
-        Error::system(format!("cannot create {}", path.display())).with_source(e)
-    })
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|e| Error::system(format!("cannot create {}", path.display())).with_source(e))
 }
 
 /// A containerd from a previous berthd that is still alive and answering.
 async fn adopt(config: &SupervisorConfig, namespace: &str) -> Option<(Process, Containerd)> {
-    let pid: i32 = std::fs::read_to_string(config.pidfile()).ok()?.trim().parse().ok()?;
+    let pid: i32 = std::fs::read_to_string(config.pidfile())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     let pid = Pid::from_raw(pid);
     if !alive(pid) {
         return None;
     }
-    let conn = Containerd::connect(&config.address(), namespace).await.ok()?;
+    let conn = Containerd::connect(&config.address(), namespace)
+        .await
+        .ok()?;
     conn.server_version().await.ok()?;
     tracing::info!(%pid, "containerd from a previous run is still running; adopting it");
     Some((Process::Adopted(pid), conn))
 }
 
-async fn spawn_ready(config: &SupervisorConfig, namespace: &str) -> Result<(Process, Containerd), Error> {
+async fn spawn_ready(
+    config: &SupervisorConfig,
+    namespace: &str,
+) -> Result<(Process, Containerd), Error> {
     let io_err = |what: &str, e: std::io::Error| Error::system(what.to_owned()).with_source(e);
-    std::fs::write(config.config_path(), config.config_toml())
-        .map_err(|e| io_err(&format!("cannot write {}", config.config_path().display()), e))?;
+    std::fs::write(config.config_path(), config.config_toml()).map_err(|e| {
+        io_err(
+            &format!("cannot write {}", config.config_path().display()),
+            e,
+        )
+    })?;
     // A stale socket would make the readiness check connect to nothing.
     let _ = std::fs::remove_file(config.address());
     let log = std::fs::OpenOptions::new()
@@ -181,7 +205,9 @@ async fn spawn_ready(config: &SupervisorConfig, namespace: &str) -> Result<(Proc
         .append(true)
         .open(config.log_path())
         .map_err(|e| io_err(&format!("cannot open {}", config.log_path().display()), e))?;
-    let log_err = log.try_clone().map_err(|e| io_err("cannot duplicate the log file", e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| io_err("cannot duplicate the log file", e))?;
     let child = Command::new(&config.binary)
         .arg("--config")
         .arg(config.config_path())
@@ -265,7 +291,9 @@ async fn supervise(
                     process = p;
                     break;
                 }
-                Err(e) => tracing::error!(error = %e, "cannot restart containerd; retrying in {:?}", backoff),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot restart containerd; retrying in {:?}", backoff)
+                }
             }
         }
     }
@@ -279,7 +307,10 @@ async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
 async fn terminate(process: &mut Process) {
     let Some(pid) = process.pid() else { return };
     let _ = kill(pid, Signal::SIGTERM);
-    if tokio::time::timeout(STOP_TIMEOUT, process.exited()).await.is_err() {
+    if tokio::time::timeout(STOP_TIMEOUT, process.exited())
+        .await
+        .is_err()
+    {
         tracing::warn!(%pid, "containerd did not stop within {STOP_TIMEOUT:?}; killing it");
         let _ = kill(pid, Signal::SIGKILL);
         let _ = process.exited().await;
@@ -291,5 +322,9 @@ fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().rev().take(5).collect();
     let tail: Vec<&str> = lines.into_iter().rev().collect();
-    if tail.is_empty() { format!("(nothing in {})", path.display()) } else { tail.join(" | ") }
+    if tail.is_empty() {
+        format!("(nothing in {})", path.display())
+    } else {
+        tail.join(" | ")
+    }
 }

@@ -30,8 +30,10 @@ pub(crate) const LABEL_SIZE: &str = "io.berth.size";
 
 pub(crate) const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub(crate) const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub(crate) const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub(crate) const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const MEDIA_DOCKER_MANIFEST: &str =
+    "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const MEDIA_DOCKER_LIST: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 pub(crate) const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub(crate) const MEDIA_OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
@@ -53,7 +55,11 @@ impl Resolved {
     pub(crate) fn diff_ids(&self) -> Vec<String> {
         self.config["rootfs"]["diff_ids"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -68,12 +74,17 @@ pub(crate) struct Entry {
 impl Entry {
     /// The names of the records that are tags (not dangling keepers).
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.records.iter().map(|r| r.name.as_str()).filter(|n| !n.starts_with(DANGLING_PREFIX))
+        self.records
+            .iter()
+            .map(|r| r.name.as_str())
+            .filter(|n| !n.starts_with(DANGLING_PREFIX))
     }
 
     /// A label from whichever record has it.
     pub(crate) fn label(&self, key: &str) -> Option<&str> {
-        self.records.iter().find_map(|r| r.labels.get(key).map(String::as_str))
+        self.records
+            .iter()
+            .find_map(|r| r.labels.get(key).map(String::as_str))
     }
 }
 
@@ -89,10 +100,15 @@ pub(crate) fn familiar(name: &str) -> String {
 
 /// Parses and normalizes a reference the way dockerd does (`busybox` → `docker.io/library/busybox:latest`).
 pub(crate) fn parse_reference(name: &str) -> Result<Reference, Error> {
-    if name.is_empty() || name.chars().any(|c| c.is_ascii_uppercase() && !name.contains(':')) {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_ascii_uppercase() && !name.contains(':'))
+    {
         return Err(Error::invalid("invalid reference format"));
     }
-    name.parse::<Reference>().map_err(|_| Error::invalid("invalid reference format"))
+    name.parse::<Reference>()
+        .map_err(|_| Error::invalid("invalid reference format"))
 }
 
 /// The image store.
@@ -104,7 +120,10 @@ pub(crate) struct Store {
 
 impl Store {
     pub(crate) fn new(conn: Containerd) -> Self {
-        Self { conn, cache: Mutex::new(HashMap::new()) }
+        Self {
+            conn,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     pub(crate) fn conn(&self) -> &Containerd {
@@ -116,14 +135,18 @@ impl Store {
         let records = self
             .conn
             .images()
-            .list(ListImagesRequest { filters: Vec::new() })
+            .list(ListImagesRequest {
+                filters: Vec::new(),
+            })
             .await
             .map_err(|s| status_error("list images", s))?
             .into_inner()
             .images;
         let mut by_id: BTreeMap<String, Entry> = BTreeMap::new();
         for record in records {
-            let Some(target) = record.target.clone() else { continue };
+            let Some(target) = record.target.clone() else {
+                continue;
+            };
             let image = match self.resolve(&target).await {
                 Ok(i) => i,
                 Err(e) => {
@@ -133,7 +156,10 @@ impl Store {
             };
             by_id
                 .entry(image.id.clone())
-                .or_insert_with(|| Entry { image: Arc::clone(&image), records: Vec::new() })
+                .or_insert_with(|| Entry {
+                    image: Arc::clone(&image),
+                    records: Vec::new(),
+                })
                 .records
                 .push(record);
         }
@@ -146,10 +172,17 @@ impl Store {
         let not_found = || Error::not_found(format!("No such image: {name}"));
         let entries = self.entries().await?;
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
-        let is_hex = !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let is_hex = !hex.is_empty()
+            && hex.len() <= 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if let Ok(reference) = parse_reference(name) {
             let whole = reference.whole();
-            if let Some(e) = entries.iter().find(|e| e.records.iter().any(|r| r.name == whole)) {
+            if let Some(e) = entries
+                .iter()
+                .find(|e| e.records.iter().any(|r| r.name == whole))
+            {
                 return Ok(e.clone());
             }
         }
@@ -161,7 +194,11 @@ impl Store {
             match matches.as_slice() {
                 [one] => return Ok((*one).clone()),
                 [] => {}
-                _ => return Err(Error::invalid(format!("multiple IDs found with provided prefix: {name}"))),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "multiple IDs found with provided prefix: {name}"
+                    )));
+                }
             }
         }
         Err(not_found())
@@ -169,26 +206,42 @@ impl Store {
 
     /// Reads the manifest (choosing linux/amd64-like platform from an index) and config.
     pub(crate) async fn resolve(&self, target: &Descriptor) -> Result<Arc<Resolved>, Error> {
-        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&target.digest) {
+        if let Some(hit) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&target.digest)
+        {
             return Ok(Arc::clone(hit));
         }
         let mut manifest_desc = target.clone();
-        if matches!(target.media_type.as_str(), MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST) {
+        if matches!(
+            target.media_type.as_str(),
+            MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST
+        ) {
             let index: Value = json_blob(&self.conn, &target.digest).await?;
-            manifest_desc = pick_platform(&index)
-                .ok_or_else(|| Error::not_found("no matching manifest for linux in the manifest list entries"))?;
+            manifest_desc = pick_platform(&index).ok_or_else(|| {
+                Error::not_found("no matching manifest for linux in the manifest list entries")
+            })?;
         }
         let manifest: Value = json_blob(&self.conn, &manifest_desc.digest).await?;
         let config_digest = manifest["config"]["digest"]
             .as_str()
-            .ok_or_else(|| Error::system(format!("manifest {} has no config", manifest_desc.digest)))?
+            .ok_or_else(|| {
+                Error::system(format!("manifest {} has no config", manifest_desc.digest))
+            })?
             .to_owned();
         let config: Value = json_blob(&self.conn, &config_digest).await?;
         let layers = manifest["layers"]
             .as_array()
             .map(|ls| ls.iter().filter_map(descriptor_of).collect())
             .unwrap_or_default();
-        let resolved = Arc::new(Resolved { id: config_digest, target: target.clone(), config, layers });
+        let resolved = Arc::new(Resolved {
+            id: config_digest,
+            target: target.clone(),
+            config,
+            layers,
+        });
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -206,24 +259,42 @@ impl Store {
     ) -> Result<(), Error> {
         let now = rfc3339_now()?;
         labels.insert(LABEL_TAG_TIME.to_owned(), now);
-        let previous = match self.conn.images().get(GetImageRequest { name: name.to_owned() }).await {
+        let previous = match self
+            .conn
+            .images()
+            .get(GetImageRequest {
+                name: name.to_owned(),
+            })
+            .await
+        {
             Ok(r) => r.into_inner().image,
             Err(s) if s.code() == tonic::Code::NotFound => None,
             Err(s) => return Err(status_error("get image", s)),
         };
-        let record = Record { name: name.to_owned(), labels, target: Some(target.clone()), ..Default::default() };
+        let record = Record {
+            name: name.to_owned(),
+            labels,
+            target: Some(target.clone()),
+            ..Default::default()
+        };
         match &previous {
             None => {
                 self.conn
                     .images()
-                    .create(CreateImageRequest { image: Some(record), ..Default::default() })
+                    .create(CreateImageRequest {
+                        image: Some(record),
+                        ..Default::default()
+                    })
                     .await
                     .map_err(|s| status_error("create image", s))?;
             }
             Some(old) => {
                 self.conn
                     .images()
-                    .update(UpdateImageRequest { image: Some(record), ..Default::default() })
+                    .update(UpdateImageRequest {
+                        image: Some(record),
+                        ..Default::default()
+                    })
                     .await
                     .map_err(|s| status_error("update image", s))?;
                 if let Some(old_target) = &old.target
@@ -259,7 +330,10 @@ impl Store {
             };
             self.conn
                 .images()
-                .create(CreateImageRequest { image: Some(keeper), ..Default::default() })
+                .create(CreateImageRequest {
+                    image: Some(keeper),
+                    ..Default::default()
+                })
                 .await
                 .map_err(|s| status_error("create image", s))?;
         }
@@ -268,7 +342,16 @@ impl Store {
 
     /// Deletes a record; a missing one is fine.
     pub(crate) async fn delete_record(&self, name: &str) -> Result<(), Error> {
-        match self.conn.images().delete(DeleteImageRequest { name: name.to_owned(), sync: false, ..Default::default() }).await {
+        match self
+            .conn
+            .images()
+            .delete(DeleteImageRequest {
+                name: name.to_owned(),
+                sync: false,
+                ..Default::default()
+            })
+            .await
+        {
             Ok(_) => Ok(()),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
             Err(s) => Err(status_error("delete image", s)),
@@ -296,7 +379,9 @@ fn pick_platform(index: &Value) -> Option<Descriptor> {
     let arch = crate::go_arch();
     index["manifests"].as_array()?.iter().find_map(|m| {
         let p = &m["platform"];
-        (p["os"] == "linux" && p["architecture"] == arch).then(|| descriptor_of(m)).flatten()
+        (p["os"] == "linux" && p["architecture"] == arch)
+            .then(|| descriptor_of(m))
+            .flatten()
     })
 }
 
@@ -312,7 +397,10 @@ mod tests {
 
     #[test]
     fn familiar_names_drop_docker_hub_prefixes() {
-        assert_eq!(familiar("docker.io/library/busybox:latest"), "busybox:latest");
+        assert_eq!(
+            familiar("docker.io/library/busybox:latest"),
+            "busybox:latest"
+        );
         assert_eq!(familiar("docker.io/team/app:1"), "team/app:1");
         assert_eq!(familiar("localhost:5000/app:1"), "localhost:5000/app:1");
         assert_eq!(familiar("docker.io/library/a/b:1"), "library/a/b:1");
