@@ -9,6 +9,7 @@ use crate::{Containerd, Supervisor, SupervisorConfig};
 /// A supervised containerd in a temporary directory; stopped by [`TestContainerd::stop`].
 pub(crate) struct TestContainerd {
     pub(crate) conn: Containerd,
+    pub(crate) namespace: String,
     supervisor: Supervisor,
     pub(crate) dir: tempfile::TempDir,
 }
@@ -32,11 +33,7 @@ impl TestContainerd {
         .await
         .expect("containerd starts in time")
         .expect("containerd starts (is the containerd package installed?)");
-        Self {
-            conn,
-            supervisor,
-            dir,
-        }
+        Self { conn, namespace, supervisor, dir }
     }
 
     pub(crate) async fn stop(self) {

@@ -10,14 +10,19 @@ use containerd_client::services::v1::{
     UpdateImageRequest,
 };
 use containerd_client::types::Descriptor;
-use oci_spec::distribution::Reference;
+use berth_api::image::Reference;
 use serde_json::Value;
 
 use crate::containerd::{Containerd, status_error};
 use crate::content;
 
+mod backend;
+#[cfg(test)]
+mod backend_tests;
 pub(crate) mod changes;
 pub(crate) mod import;
+pub(crate) mod ops;
+pub(crate) mod views;
 #[cfg(test)]
 mod store_tests;
 
@@ -98,17 +103,12 @@ pub(crate) fn familiar(name: &str) -> String {
     short.to_owned()
 }
 
-/// Parses and normalizes a reference the way dockerd does (`busybox` → `docker.io/library/busybox:latest`).
+/// Parses and normalizes a reference the way dockerd does (`busybox` →
+/// `docker.io/library/busybox:latest`).
 pub(crate) fn parse_reference(name: &str) -> Result<Reference, Error> {
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_ascii_uppercase() && !name.contains(':'))
-    {
-        return Err(Error::invalid("invalid reference format"));
-    }
-    name.parse::<Reference>()
-        .map_err(|_| Error::invalid("invalid reference format"))
+    Reference::parse_normalized(name)
+        .map(Reference::with_default_tag)
+        .map_err(|e| Error::invalid(e.to_string()))
 }
 
 /// The image store.
@@ -178,7 +178,7 @@ impl Store {
                 .bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if let Ok(reference) = parse_reference(name) {
-            let whole = reference.whole();
+            let whole = reference.to_string();
             if let Some(e) = entries
                 .iter()
                 .find(|e| e.records.iter().any(|r| r.name == whole))
@@ -409,9 +409,9 @@ mod tests {
     #[test]
     fn references_normalize_like_dockerd() {
         let r = parse_reference("busybox").expect("valid");
-        assert_eq!(r.whole(), "docker.io/library/busybox:latest");
+        assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
         let r = parse_reference("localhost:5000/team/app:1").expect("valid");
-        assert_eq!(r.whole(), "localhost:5000/team/app:1");
+        assert_eq!(r.to_string(), "localhost:5000/team/app:1");
         assert!(parse_reference("").is_err());
         assert!(parse_reference("UPPER").is_err());
     }

@@ -13,7 +13,7 @@ use crate::testutil::{TestContainerd, tarball};
 fn request(body: Bytes, name: Option<&str>, changes: &[&str]) -> ImportRequest {
     ImportRequest {
         body: futures_util::stream::iter([Ok(body)]).boxed(),
-        name: name.map(|n| parse_reference(n).expect("valid name").whole()),
+        name: name.map(|n| parse_reference(n).expect("valid name").to_string()),
         changes: changes.iter().map(|s| (*s).to_owned()).collect(),
         message: String::new(),
         source: "-".to_owned(),
@@ -92,7 +92,7 @@ async fn import_tag_retag_and_dangle() {
     // Tagging the first image again removes its dangling keeper.
     store
         .set_name(
-            &parse_reference("old:1").expect("ref").whole(),
+            &parse_reference("old:1").expect("ref").to_string(),
             first.image.target.clone(),
             Default::default(),
         )

@@ -1,0 +1,118 @@
+//! The engine's `ImageBackend` against a real, private containerd.
+
+use berth_api::image::{ImageDeleteItem, Reference};
+use berth_api::{ErrorKind, Filters};
+use berth_backend::{
+    ImageBackend, ImageImportOptions, ImageInspectOptions, ImageListOptions, ImageRemoveOptions,
+    ImportSource,
+};
+use futures_util::StreamExt;
+
+use crate::testutil::{TestContainerd, tarball};
+use crate::{Engine, EngineConfig};
+
+async fn engine(ctrd: &TestContainerd) -> Engine {
+    Engine::start(EngineConfig {
+        data_root: ctrd.dir.path().join("unused-data"),
+        exec_root: ctrd.dir.path().join("unused-exec"),
+        containerd: Some(ctrd.conn.address().to_owned()),
+        namespace: ctrd.namespace.clone(),
+        containerd_binary: "containerd".into(),
+    })
+    .await
+}
+
+async fn import(engine: &Engine, name: Option<&str>, files: &[(&str, &str)], changes: &[&str]) -> String {
+    let body = futures_util::stream::iter([Ok(tarball(files))]).boxed();
+    let options = ImageImportOptions {
+        source: ImportSource::Body(body),
+        reference: name.map(|n| Reference::parse_normalized(n).expect("valid name")),
+        changes: changes.iter().map(|s| (*s).to_owned()).collect(),
+        message: String::new(),
+        platform: None,
+    };
+    let mut progress = engine.import(options).await.expect("import");
+    let last = progress.next().await.expect("one message").expect("no error");
+    let json = serde_json::to_value(&last).expect("json");
+    json["status"].as_str().expect("status holds the ID").to_owned()
+}
+
+fn filters(json: &str) -> Filters {
+    Filters::parse(json).expect("filters")
+}
+
+#[tokio::test]
+async fn list_inspect_history_tag_remove() {
+    let ctrd = TestContainerd::start().await;
+    let engine = engine(&ctrd).await;
+    assert!(engine.unavailable_reason().is_none());
+
+    let a = import(&engine, Some("alpha"), &[("a", "1")], &[r#"LABEL tier=web"#, r#"CMD ["sh"]"#]).await;
+    let b = import(&engine, Some("beta:2"), &[("b", "22")], &[]).await;
+    let dangling = import(&engine, None, &[("c", "333")], &[]).await;
+
+    let all = engine.list(ImageListOptions::default()).await.expect("list");
+    assert_eq!(all.len(), 3);
+    let tags: Vec<Vec<String>> = all.iter().map(|s| s.repo_tags.clone()).collect();
+    assert!(tags.contains(&vec!["alpha:latest".to_owned()]), "{tags:?}");
+    assert!(tags.contains(&vec!["beta:2".to_owned()]));
+    assert!(tags.contains(&Vec::<String>::new()), "dangling image listed");
+
+    let only = |f: &str| {
+        let engine = &engine;
+        let f = filters(f);
+        async move {
+            let list = engine.list(ImageListOptions { filters: f, ..Default::default() }).await.expect("list");
+            list.into_iter().map(|s| s.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(only(r#"{"dangling":["true"]}"#).await, [dangling.clone()]);
+    assert_eq!(only(r#"{"label":["tier=web"]}"#).await, [a.clone()]);
+    assert_eq!(only(r#"{"reference":["bet*"]}"#).await, [b.clone()]);
+    assert!(only(r#"{"reference":["nothing"]}"#).await.is_empty());
+
+    let inspect = engine.inspect("alpha", ImageInspectOptions::default()).await.expect("inspect");
+    assert_eq!(inspect.id, a);
+    assert_eq!(inspect.repo_tags, ["alpha:latest"]);
+    assert_eq!(inspect.config.as_ref().map(|c| c.cmd.clone()), Some(vec!["sh".to_owned()]));
+    assert_eq!(inspect.root_fs.layers.len(), 1);
+    assert_eq!(inspect.os, "linux");
+    assert!(inspect.created.is_some());
+    let missing = engine.inspect("nope", ImageInspectOptions::default()).await.expect_err("missing");
+    assert_eq!((missing.kind(), missing.message()), (ErrorKind::NotFound, "No such image: nope"));
+
+    let history = engine.history("alpha", None).await.expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].id, a);
+    assert_eq!(history[0].comment, "Imported from -");
+
+    // Tag into a second repository; removal by ID then needs force.
+    engine.tag("alpha", Reference::parse_normalized("localhost:5000/team/alpha:v1").expect("ref")).await.expect("tag");
+    let tagged = engine.inspect(&a, ImageInspectOptions::default()).await.expect("by id");
+    assert_eq!(tagged.repo_tags, ["alpha:latest", "localhost:5000/team/alpha:v1"]);
+    let conflict = engine.remove(&a, ImageRemoveOptions::default()).await.expect_err("needs force");
+    assert_eq!(conflict.kind(), ErrorKind::Conflict);
+    assert!(conflict.message().contains("must be forced"), "{}", conflict.message());
+
+    // By reference: untag only, the image stays while another name points at it.
+    let items = engine.remove("alpha", ImageRemoveOptions::default()).await.expect("untag");
+    assert_eq!(items, [ImageDeleteItem::Untagged("alpha:latest".into())]);
+    let items = engine.remove("localhost:5000/team/alpha:v1", ImageRemoveOptions::default()).await.expect("last tag");
+    assert_eq!(
+        items,
+        [ImageDeleteItem::Untagged("localhost:5000/team/alpha:v1".into()), ImageDeleteItem::Deleted(a.clone())]
+    );
+    let items = engine.remove(&dangling[7..19], ImageRemoveOptions::default()).await.expect("dangling by short id");
+    assert_eq!(items, [ImageDeleteItem::Deleted(dangling.clone())]);
+    let left = engine.list(ImageListOptions::default()).await.expect("list");
+    assert_eq!(left.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), [b]);
+    ctrd.stop().await;
+}
+
+#[tokio::test]
+async fn without_containerd_every_call_is_503() {
+    let engine = Engine::unavailable("no socket");
+    let err = engine.list(ImageListOptions::default()).await.expect_err("unavailable");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.message(), "containerd is not available: no socket");
+}
