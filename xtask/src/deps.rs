@@ -83,8 +83,11 @@ pub(crate) fn ensure_apt(packages: &[&str]) -> Result<()> {
     let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
     let ours = !policy.exists();
     if ours {
-        std::fs::write(policy, "#!/bin/sh\n# written by cargo xtask for one apt-get install\nexit 101\n")
-            .context("writing /usr/sbin/policy-rc.d")?;
+        std::fs::write(
+            policy,
+            "#!/bin/sh\n# written by cargo xtask for one apt-get install\nexit 101\n",
+        )
+        .context("writing /usr/sbin/policy-rc.d")?;
         std::fs::set_permissions(policy, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .context("chmod /usr/sbin/policy-rc.d")?;
     }
@@ -111,9 +114,7 @@ fn apt_update_once() -> Result<()> {
         return Ok(());
     }
     cmd::run(
-        Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["update", "-q"]),
+        Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["update", "-q"]),
     )?;
     APT_UPDATED.store(true, Ordering::Relaxed);
     Ok(())
@@ -182,10 +183,7 @@ mod tests {
     #[test]
     fn candidate_is_read_from_apt_cache_policy() {
         let known = "docker.io:\n  Installed: (none)\n  Candidate: 20.10.24+dfsg1-1+deb12u1+b6\n  Version table:\n";
-        assert_eq!(
-            parse_candidate(known).as_deref(),
-            Some("20.10.24+dfsg1-1+deb12u1+b6")
-        );
+        assert_eq!(parse_candidate(known).as_deref(), Some("20.10.24+dfsg1-1+deb12u1+b6"));
         let unknown = "docker-cli:\n  Installed: (none)\n  Candidate: (none)\n  Version table:\n";
         assert_eq!(parse_candidate(unknown), None);
         assert_eq!(parse_candidate(""), None);

@@ -21,27 +21,18 @@ impl Filters {
         }
         let invalid = || Error::invalid("invalid filter");
         if let Ok(map) = serde_json::from_str::<BTreeMap<String, BTreeMap<String, bool>>>(text) {
-            let args = map
-                .into_iter()
-                .map(|(k, vs)| (k, vs.into_keys().collect()))
-                .collect();
+            let args = map.into_iter().map(|(k, vs)| (k, vs.into_keys().collect())).collect();
             return Ok(Self { args });
         }
         let legacy: BTreeMap<String, Vec<String>> =
             serde_json::from_str(text).map_err(|_| invalid())?;
-        let args = legacy
-            .into_iter()
-            .map(|(k, vs)| (k, vs.into_iter().collect()))
-            .collect();
+        let args = legacy.into_iter().map(|(k, vs)| (k, vs.into_iter().collect())).collect();
         Ok(Self { args })
     }
 
     /// Adds a value for `key` (used to build filters in code and tests).
     pub fn add(&mut self, key: &str, value: &str) {
-        self.args
-            .entry(key.to_owned())
-            .or_default()
-            .insert(value.to_owned());
+        self.args.entry(key.to_owned()).or_default().insert(value.to_owned());
     }
 
     /// Rejects any key not in `accepted`, with dockerd's `invalid filter '<key>'`.
@@ -135,14 +126,8 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_unknown_keys() {
-        assert_eq!(
-            Filters::parse("{not json").expect_err("garbage").message(),
-            "invalid filter"
-        );
-        assert_eq!(
-            Filters::parse("[1,2]").expect_err("array").message(),
-            "invalid filter"
-        );
+        assert_eq!(Filters::parse("{not json").expect_err("garbage").message(), "invalid filter");
+        assert_eq!(Filters::parse("[1,2]").expect_err("array").message(), "invalid filter");
         let f = Filters::parse(r#"{"colour":["red"]}"#).expect("parse");
         let err = f.validate(&["type"]).expect_err("unknown key");
         assert_eq!(err.message(), "invalid filter 'colour'");
@@ -155,10 +140,7 @@ mod tests {
         assert!(f.exact_match("type", "daemon"));
         assert!(f.exact_match("type", "container"));
         assert!(!f.exact_match("type", "image"));
-        assert!(
-            f.exact_match("event", "anything"),
-            "unset key matches everything"
-        );
+        assert!(f.exact_match("event", "anything"), "unset key matches everything");
     }
 
     #[test]

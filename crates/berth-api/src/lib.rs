@@ -6,6 +6,7 @@
 
 mod error;
 pub mod filters;
+pub mod image;
 pub mod params;
 pub mod system;
 mod version;

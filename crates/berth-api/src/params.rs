@@ -30,15 +30,10 @@ pub fn parse_timestamp(name: &str, value: &str) -> Result<i64, crate::Error> {
     if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let nanos: i64 = if frac.is_empty() {
-        0
-    } else {
-        format!("{frac:0<9}").parse().map_err(|_| bad())?
-    };
+    let nanos: i64 =
+        if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().map_err(|_| bad())? };
     let nanos = if negative { -nanos } else { nanos };
-    secs.checked_mul(1_000_000_000)
-        .and_then(|s| s.checked_add(nanos))
-        .ok_or_else(bad)
+    secs.checked_mul(1_000_000_000).and_then(|s| s.checked_add(nanos)).ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -48,14 +43,8 @@ mod tests {
     #[test]
     fn timestamps_are_seconds_with_optional_fraction() {
         assert_eq!(parse_timestamp("since", "12").expect("int"), 12_000_000_000);
-        assert_eq!(
-            parse_timestamp("since", "12.5").expect("frac"),
-            12_500_000_000
-        );
-        assert_eq!(
-            parse_timestamp("since", "1.000000001").expect("nanos"),
-            1_000_000_001
-        );
+        assert_eq!(parse_timestamp("since", "12.5").expect("frac"), 12_500_000_000);
+        assert_eq!(parse_timestamp("since", "1.000000001").expect("nanos"), 1_000_000_001);
         let err = parse_timestamp("until", "yesterday").expect_err("words");
         assert!(err.message().contains("until"), "{}", err.message());
         assert!(parse_timestamp("since", "1.1234567891").is_err());

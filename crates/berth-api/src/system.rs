@@ -231,10 +231,7 @@ mod tests {
         let event = Event {
             kind: "daemon".into(),
             action: "reload".into(),
-            actor: Actor {
-                id: "abc".into(),
-                attributes: [("name".into(), "h".into())].into(),
-            },
+            actor: Actor { id: "abc".into(), attributes: [("name".into(), "h".into())].into() },
             scope: "local".into(),
             time: 1,
             time_nano: 1_000_000_001,
@@ -246,10 +243,7 @@ mod tests {
 
     #[test]
     fn version_omits_experimental_when_false() {
-        let v = Version {
-            min_api_version: "1.24".into(),
-            ..Version::default()
-        };
+        let v = Version { min_api_version: "1.24".into(), ..Version::default() };
         let json = serde_json::to_value(&v).expect("serialize");
         assert!(json.get("Experimental").is_none());
         assert_eq!(json["MinAPIVersion"], "1.24");

@@ -19,9 +19,7 @@ pub struct ApiVersion {
 impl ApiVersion {
     /// `major.minor`.
     pub const fn new(major: u32, minor: u32) -> Self {
-        Self {
-            parts: [major, minor, 0],
-        }
+        Self { parts: [major, minor, 0] }
     }
 
     /// Parses leniently, as dockerd compares: any string yields a version.
@@ -67,11 +65,7 @@ impl PartialOrd for ApiVersion {
 impl fmt::Display for ApiVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [major, minor, patch] = self.parts;
-        if patch == 0 {
-            write!(f, "{major}.{minor}")
-        } else {
-            write!(f, "{major}.{minor}.{patch}")
-        }
+        if patch == 0 { write!(f, "{major}.{minor}") } else { write!(f, "{major}.{minor}.{patch}") }
     }
 }
 

@@ -133,11 +133,7 @@ fn origins<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         Origins::One(s) => s.split(',').map(str::to_owned).collect(),
         Origins::Many(v) => v,
     };
-    Ok(list
-        .into_iter()
-        .map(|o| o.trim().to_owned())
-        .filter(|o| !o.is_empty())
-        .collect())
+    Ok(list.into_iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
 }
 
 /// TLS settings after dockerd's implications (`--tls` alone implies verification).
@@ -251,19 +247,12 @@ impl Config {
                 )));
             }
         }
-        Ok(TlsSettings {
-            ca,
-            cert,
-            key,
-            verify,
-        })
+        Ok(TlsSettings { ca, cert, key, verify })
     }
 
     /// How long shutdown waits for in-flight requests; `None` means forever.
     pub(crate) fn shutdown_timeout(&self) -> Option<Duration> {
-        u64::try_from(self.shutdown_timeout)
-            .ok()
-            .map(Duration::from_secs)
+        u64::try_from(self.shutdown_timeout).ok().map(Duration::from_secs)
     }
 
     /// The tracing filter directive for `debug` / `log-level`.
@@ -297,10 +286,7 @@ fn read_file(
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
         Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            });
+            return Err(ConfigError::Read { path: path.to_owned(), source });
         }
     };
     let text = String::from_utf8_lossy(&bytes);
@@ -308,15 +294,11 @@ fn read_file(
     if text.trim().is_empty() {
         return Ok(Some(serde_json::Map::new()));
     }
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ConfigError::Syntax { path: path.to_owned(), message: e.to_string() })?;
     match value {
         serde_json::Value::Object(map) => Ok(Some(map)),
-        _ => Err(ConfigError::NotAnObject {
-            path: path.to_owned(),
-        }),
+        _ => Err(ConfigError::NotAnObject { path: path.to_owned() }),
     }
 }
 

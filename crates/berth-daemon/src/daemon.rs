@@ -22,10 +22,7 @@ use crate::system::{HostFacts, HostSystem};
 
 impl From<&Config> for StackConfig {
     fn from(config: &Config) -> Self {
-        Self {
-            experimental: config.experimental,
-            cors_origins: config.api_cors_header.clone(),
-        }
+        Self { experimental: config.experimental, cors_origins: config.api_cors_header.clone() }
     }
 }
 
@@ -52,11 +49,7 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
     let events = EventBus::default();
 
     let hosts = berth_listeners::parse_hosts(&config.hosts, config.tls_enabled())?;
-    let tls_settings = if config.tls_enabled() {
-        Some(config.tls_settings()?)
-    } else {
-        None
-    };
+    let tls_settings = if config.tls_enabled() { Some(config.tls_settings()?) } else { None };
     let tls = match &tls_settings {
         Some(t) => Some(berth_listeners::server_tls_config(&TlsOptions {
             ca: t.ca.clone(),
@@ -71,11 +64,8 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
         "docker" => SocketGroup::Default,
         other => SocketGroup::Named(other.to_owned()),
     };
-    let options = BindOptions {
-        group,
-        tls,
-        tls_verify: tls_settings.as_ref().is_some_and(|t| t.verify),
-    };
+    let options =
+        BindOptions { group, tls, tls_verify: tls_settings.as_ref().is_some_and(|t| t.verify) };
     let listeners = berth_listeners::bind_all(&hosts, &options).await?;
 
     // Listeners exist before the engine starts, so early clients wait in the backlog (as with
@@ -90,19 +80,13 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
         })
         .await,
     );
-    let system = HostSystem::new(
-        facts.clone(),
-        Arc::clone(&cell),
-        events.clone(),
-        Arc::clone(&engine),
-    );
+    let system =
+        HostSystem::new(facts.clone(), Arc::clone(&cell), events.clone(), Arc::clone(&engine));
     let backends = Backends {
         system: Arc::new(system),
+        images: Arc::clone(&engine) as Arc<dyn berth_backend::ImageBackend>,
     };
-    let handle = Arc::new(RouterHandle::new(stack::build(
-        &(&config).into(),
-        &backends,
-    )?));
+    let handle = Arc::new(RouterHandle::new(stack::build(&(&config).into(), &backends)?));
 
     // Install signal handlers before serving so an early SIGTERM is not fatal.
     let mut hup = signal(SignalKind::hangup())?;
@@ -113,20 +97,10 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
     for listener in listeners {
         server.spawn(listener);
     }
-    tracing::info!(
-        version = crate::build_info::VERSION,
-        "Daemon has completed initialization"
-    );
+    tracing::info!(version = crate::build_info::VERSION, "Daemon has completed initialization");
 
-    let reloader = Reloader {
-        flags,
-        config: Arc::clone(&cell),
-        handle,
-        backends,
-        log,
-        events,
-        facts,
-    };
+    let reloader =
+        Reloader { flags, config: Arc::clone(&cell), handle, backends, log, events, facts };
     let signal_name = loop {
         tokio::select! {
             _ = hup.recv() => reloader.reload(),
@@ -162,10 +136,7 @@ async fn force_exit_after_three_more(
             tracing::error!("Forcing berthd shutdown without cleanup; 3 interrupts received");
             std::process::exit(128 + signo);
         }
-        tracing::info!(
-            "Processing signal again; {} more to force shutdown",
-            3 - seen
-        );
+        tracing::info!("Processing signal again; {} more to force shutdown", 3 - seen);
     }
 }
 
@@ -256,25 +227,11 @@ fn warn_about_restart_only_changes(old: &Config, new: &Config) {
         ("pidfile", old.pidfile != new.pidfile),
         ("log-format", old.log_format != new.log_format),
         ("containerd", old.containerd != new.containerd),
-        (
-            "containerd-namespace",
-            old.containerd_namespace != new.containerd_namespace,
-        ),
+        ("containerd-namespace", old.containerd_namespace != new.containerd_namespace),
         (
             "tls",
-            (
-                &old.tls,
-                &old.tlsverify,
-                &old.tlscacert,
-                &old.tlscert,
-                &old.tlskey,
-            ) != (
-                &new.tls,
-                &new.tlsverify,
-                &new.tlscacert,
-                &new.tlscert,
-                &new.tlskey,
-            ),
+            (&old.tls, &old.tlsverify, &old.tlscacert, &old.tlscert, &old.tlskey)
+                != (&new.tls, &new.tlsverify, &new.tlscacert, &new.tlscert, &new.tlskey),
         ),
     ];
     for (key, differs) in changed {

@@ -37,21 +37,13 @@ impl Default for EventBus {
     fn default() -> Self {
         let (live, _) = broadcast::channel(CHANNEL);
         let (closed, _) = watch::channel(false);
-        Self {
-            inner: Arc::new(Inner {
-                log: Mutex::new(VecDeque::new()),
-                live,
-                closed,
-            }),
-        }
+        Self { inner: Arc::new(Inner { log: Mutex::new(VecDeque::new()), live, closed }) }
     }
 }
 
 /// Current time in Unix nanoseconds.
 pub(crate) fn now_nanos() -> i64 {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
 }
 
@@ -68,10 +60,7 @@ impl EventBus {
         let event = Event {
             kind: kind.to_owned(),
             action: action.to_owned(),
-            actor: Actor {
-                id: id.to_owned(),
-                attributes,
-            },
+            actor: Actor { id: id.to_owned(), attributes },
             scope: "local".to_owned(),
             time: nanos.div_euclid(1_000_000_000),
             time_nano: nanos,
@@ -97,11 +86,7 @@ impl EventBus {
 
     /// Replayed events since `query.since`, then live ones until `query.until`, all filtered.
     pub(crate) fn subscribe(&self, query: EventsQuery) -> BoxStream<'static, Event> {
-        let EventsQuery {
-            since,
-            until,
-            filters,
-        } = query;
+        let EventsQuery { since, until, filters } = query;
         let (past, receiver) = {
             let log = self.inner.log.lock().unwrap_or_else(|p| p.into_inner());
             let past: Vec<Event> = match since {
@@ -125,9 +110,7 @@ impl EventBus {
                     let wait = u64::try_from(u - now).unwrap_or(0);
                     Instant::now() + std::time::Duration::from_nanos(wait)
                 });
-                replay
-                    .chain(live(receiver, closed, filters, until, deadline))
-                    .boxed()
+                replay.chain(live(receiver, closed, filters, until, deadline)).boxed()
             }
         }
     }
@@ -224,10 +207,7 @@ mod tests {
     use futures_util::StreamExt;
 
     fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[tokio::test]
@@ -236,11 +216,8 @@ mod tests {
         let before = now_nanos();
         bus.publish("daemon", "reload", "d1", attrs(&[("name", "host")]));
         bus.publish("container", "start", "c1", attrs(&[("name", "web")]));
-        let query = EventsQuery {
-            since: Some(before),
-            until: Some(now_nanos()),
-            ..Default::default()
-        };
+        let query =
+            EventsQuery { since: Some(before), until: Some(now_nanos()), ..Default::default() };
         let got: Vec<Event> = bus.subscribe(query).collect().await;
         let actions: Vec<&str> = got.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["reload", "start"]);
@@ -252,11 +229,7 @@ mod tests {
         let mut filters = Filters::default();
         filters.add("type", "daemon");
         let until = now_nanos() + 300_000_000;
-        let mut stream = bus.subscribe(EventsQuery {
-            since: None,
-            until: Some(until),
-            filters,
-        });
+        let mut stream = bus.subscribe(EventsQuery { since: None, until: Some(until), filters });
         bus.publish("container", "start", "c1", BTreeMap::new());
         bus.publish("daemon", "reload", "d1", BTreeMap::new());
         let first = stream.next().await.expect("daemon event");
@@ -291,10 +264,7 @@ mod tests {
         assert!(matches(&f(r#"{"container":["abc"]}"#), &event));
         assert!(!matches(&f(r#"{"container":["zzz"]}"#), &event));
         assert!(matches(&f(r#"{"event":["exec_start"]}"#), &event));
-        assert!(matches(
-            &f(r#"{"label":["tier=db"],"type":["container"]}"#),
-            &event
-        ));
+        assert!(matches(&f(r#"{"label":["tier=db"],"type":["container"]}"#), &event));
         assert!(!matches(&f(r#"{"label":["tier=web"]}"#), &event));
         assert!(!matches(&f(r#"{"daemon":["x"]}"#), &event));
         assert!(!matches(&f(r#"{"type":["image"]}"#), &event));

@@ -14,9 +14,7 @@ pub(crate) struct RouterHandle {
 
 impl RouterHandle {
     pub(crate) fn new(stack: Stack) -> Self {
-        Self {
-            current: ArcSwap::from_pointee(stack),
-        }
+        Self { current: ArcSwap::from_pointee(stack) }
     }
 
     /// The stack to serve one request with.

@@ -51,10 +51,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             report(&anyhow::Error::from(err).context("cannot start the async runtime"));
@@ -72,10 +69,7 @@ pub fn main() -> ExitCode {
 }
 
 fn chain(err: &anyhow::Error) -> String {
-    err.chain()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    err.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 fn report(err: &anyhow::Error) {

@@ -37,12 +37,7 @@ pub(crate) fn init(directive: &str, format: LogFormat) -> Result<LogHandle, Stri
             )
             .try_init(),
         LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .with_current_span(true)
-                    .with_writer(std::io::stderr),
-            )
+            .with(fmt::layer().json().with_current_span(true).with_writer(std::io::stderr))
             .try_init(),
     };
     result.map_err(|e| e.to_string())?;

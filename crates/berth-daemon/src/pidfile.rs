@@ -30,20 +30,11 @@ impl PidFile {
             && pid as u32 != ours
             && Path::new(&format!("/proc/{pid}")).exists()
         {
-            return Err(PidFileError::Running {
-                path: path.to_owned(),
-                pid,
-            });
+            return Err(PidFileError::Running { path: path.to_owned(), pid });
         }
-        crate::fsutil::write_atomic(path, format!("{ours}\n").as_bytes()).map_err(|source| {
-            PidFileError::Write {
-                path: path.to_owned(),
-                source,
-            }
-        })?;
-        Ok(Self {
-            path: path.to_owned(),
-        })
+        crate::fsutil::write_atomic(path, format!("{ours}\n").as_bytes())
+            .map_err(|source| PidFileError::Write { path: path.to_owned(), source })?;
+        Ok(Self { path: path.to_owned() })
     }
 }
 

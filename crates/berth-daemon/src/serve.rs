@@ -40,10 +40,7 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) fn new(handle: Arc<RouterHandle>) -> Self {
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT);
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
         let (stop, _) = watch::channel(false);
         Self {
             handle,
@@ -56,18 +53,13 @@ impl Server {
 
     /// Starts accepting on `listener`.
     pub(crate) fn spawn(&mut self, listener: Listener) {
-        tracing::info!(
-            listener = listener.addr(),
-            "API listen on {}",
-            listener.addr()
-        );
+        tracing::info!(listener = listener.addr(), "API listen on {}", listener.addr());
         let ctx = LoopContext {
             handle: Arc::clone(&self.handle),
             builder: Arc::clone(&self.builder),
             graceful: Arc::clone(&self.graceful),
         };
-        self.loops
-            .spawn(accept_loop(listener, ctx, self.stop.subscribe()));
+        self.loops.spawn(accept_loop(listener, ctx, self.stop.subscribe()));
     }
 
     /// Stops accepting (closing the listeners, which removes unix socket files), then waits for
@@ -140,9 +132,8 @@ async fn accept_loop(listener: Listener, ctx: LoopContext, mut stop: watch::Rece
                             req.extensions_mut().insert(peer.clone());
                             handle.service().oneshot(req)
                         });
-                    let conn = ctx
-                        .builder
-                        .serve_connection_with_upgrades(TokioIo::new(io), service);
+                    let conn =
+                        ctx.builder.serve_connection_with_upgrades(TokioIo::new(io), service);
                     if let Err(err) = watcher.watch(conn.into_owned()).await {
                         tracing::debug!(error = %err, "connection ended with an error");
                     }
@@ -167,8 +158,5 @@ async fn accept_loop(listener: Listener, ctx: LoopContext, mut stop: watch::Rece
 /// Errors that concern one connection only; the listener itself is fine.
 fn is_connection_error(err: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(
-        err.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    )
+    matches!(err.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset)
 }

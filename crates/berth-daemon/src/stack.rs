@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
 use berth_api::{MAX_API_VERSION, MIN_API_VERSION};
-use berth_backend::SystemBackend;
+use berth_backend::{ImageBackend, SystemBackend};
 use berth_middleware::{
     AccessTraceLayer, ExperimentalLayer, StripVersionPrefixLayer, VersionLayer, cors_layer,
 };
@@ -26,6 +26,7 @@ pub(crate) type Stack = BoxCloneSyncService<Request<Body>, Response, Infallible>
 #[derive(Clone)]
 pub(crate) struct Backends {
     pub(crate) system: Arc<dyn SystemBackend>,
+    pub(crate) images: Arc<dyn ImageBackend>,
 }
 
 /// The parts of the configuration the stack depends on (all reloadable).
@@ -48,6 +49,7 @@ pub(crate) enum StackError {
 pub(crate) fn build(config: &StackConfig, backends: &Backends) -> Result<Stack, StackError> {
     let routes = Router::new()
         .merge(berth_router_system::router(Arc::clone(&backends.system)))
+        .merge(berth_router_image::router(Arc::clone(&backends.images)))
         .merge(berth_router_swarm::router());
 
     // `route_layer`s run only for requests that matched a route: dockerd's 404 passes through no

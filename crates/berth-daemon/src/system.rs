@@ -157,22 +157,14 @@ impl HostSystem {
         events: EventBus,
         engine: Arc<Engine>,
     ) -> Self {
-        Self {
-            facts,
-            config,
-            events,
-            engine,
-        }
+        Self { facts, config, events, engine }
     }
 }
 
 #[async_trait::async_trait]
 impl SystemBackend for HostSystem {
     fn ping(&self) -> PingInfo {
-        PingInfo {
-            builder_version: "2".to_owned(),
-            swarm: "inactive".to_owned(),
-        }
+        PingInfo { builder_version: "2".to_owned(), swarm: "inactive".to_owned() }
     }
 
     async fn version(&self) -> Result<Version> {
@@ -192,9 +184,7 @@ impl SystemBackend for HostSystem {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         Ok(Version {
-            platform: Platform {
-                name: format!("Berth {}", build_info::VERSION),
-            },
+            platform: Platform { name: format!("Berth {}", build_info::VERSION) },
             components: std::iter::once(ComponentVersion {
                 name: "Engine".to_owned(),
                 version: build_info::VERSION.to_owned(),
@@ -220,9 +210,7 @@ impl SystemBackend for HostSystem {
         let f = &self.facts;
         let cg = cgroup_features(&f.cgroup_version);
         let env = |k: &str| {
-            std::env::var(k)
-                .or_else(|_| std::env::var(k.to_lowercase()))
-                .unwrap_or_default()
+            std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default()
         };
         let n_fd = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
         let n_tasks = tokio::runtime::Handle::try_current()
@@ -245,22 +233,13 @@ impl SystemBackend for HostSystem {
         Ok(Info {
             id: f.id.clone(),
             images,
-            driver: if available {
-                "overlayfs".to_owned()
-            } else {
-                String::new()
-            },
+            driver: if available { "overlayfs".to_owned() } else { String::new() },
             driver_status: if available {
-                vec![[
-                    "driver-type".to_owned(),
-                    "io.containerd.snapshotter.v1".to_owned(),
-                ]]
+                vec![["driver-type".to_owned(), "io.containerd.snapshotter.v1".to_owned()]]
             } else {
                 Vec::new()
             },
-            containerd_commit: berth_api::system::Commit {
-                id: containerd_commit,
-            },
+            containerd_commit: berth_api::system::Commit { id: containerd_commit },
             runc_commit: berth_api::system::Commit { id: runc_commit },
             warnings,
             plugins: berth_api::system::PluginsInfo::default(),

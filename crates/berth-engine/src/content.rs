@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use berth_api::Error;
 use bytes::Bytes;
 use containerd_client::services::v1::{
-    InfoRequest, ReadContentRequest, UpdateRequest, WriteAction, WriteContentRequest,
+    ReadContentRequest, UpdateRequest, WriteAction, WriteContentRequest,
 };
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -112,9 +112,8 @@ where
         let _ = tx.send(commit).await;
     }
     drop(tx);
-    let outcome = call
-        .await
-        .map_err(|e| Error::system("content write task failed").with_source(e))?;
+    let outcome =
+        call.await.map_err(|e| Error::system("content write task failed").with_source(e))?;
     if let Some(err) = failure {
         abort(conn, &reference).await;
         return Err(err);
@@ -131,17 +130,12 @@ where
             return Err(status_error("content write", status));
         }
     }
-    Ok(Written {
-        digest,
-        size: offset,
-    })
+    Ok(Written { digest, size: offset })
 }
 
 /// Drops an unfinished ingest (best effort; containerd also expires them).
 async fn abort(conn: &Containerd, reference: &str) {
-    let req = containerd_client::services::v1::AbortRequest {
-        r#ref: reference.to_owned(),
-    };
+    let req = containerd_client::services::v1::AbortRequest { r#ref: reference.to_owned() };
     if let Err(status) = conn.content().abort(req).await
         && status.code() != tonic::Code::NotFound
     {
@@ -161,24 +155,15 @@ pub(crate) async fn update_labels(
         labels,
         ..Default::default()
     };
-    let req = UpdateRequest {
-        info: Some(info),
-        update_mask: Some(prost_types::FieldMask { paths }),
-    };
-    conn.content()
-        .update(req)
-        .await
-        .map_err(|s| status_error("content update", s))?;
+    let req =
+        UpdateRequest { info: Some(info), update_mask: Some(prost_types::FieldMask { paths }) };
+    conn.content().update(req).await.map_err(|s| status_error("content update", s))?;
     Ok(())
 }
 
 /// Reads a whole blob (manifests and configs: small).
 pub(crate) async fn read_all(conn: &Containerd, digest: &str) -> Result<Vec<u8>, Error> {
-    let req = ReadContentRequest {
-        digest: digest.to_owned(),
-        offset: 0,
-        size: 0,
-    };
+    let req = ReadContentRequest { digest: digest.to_owned(), offset: 0, size: 0 };
     let mut stream = conn
         .content()
         .read(req)
@@ -186,27 +171,8 @@ pub(crate) async fn read_all(conn: &Containerd, digest: &str) -> Result<Vec<u8>,
         .map_err(|s| status_error(&format!("content {digest}"), s))?
         .into_inner();
     let mut out = Vec::new();
-    while let Some(msg) = stream
-        .message()
-        .await
-        .map_err(|s| status_error("content read", s))?
-    {
+    while let Some(msg) = stream.message().await.map_err(|s| status_error("content read", s))? {
         out.extend_from_slice(&msg.data);
     }
     Ok(out)
-}
-
-/// Size of a blob, if the store has it.
-pub(crate) async fn size(conn: &Containerd, digest: &str) -> Result<Option<i64>, Error> {
-    match conn
-        .content()
-        .info(InfoRequest {
-            digest: digest.to_owned(),
-        })
-        .await
-    {
-        Ok(r) => Ok(r.into_inner().info.map(|i| i.size)),
-        Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
-        Err(s) => Err(status_error("content info", s)),
-    }
 }

@@ -41,9 +41,7 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("available", &self.running.is_ok())
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("available", &self.running.is_ok()).finish_non_exhaustive()
     }
 }
 
@@ -55,20 +53,14 @@ impl Engine {
             Ok((running, supervisor)) => {
                 let (version, _) = &running.containerd_version;
                 tracing::info!(containerd = %running.conn.address().display(), %version, namespace = %config.namespace, "engine ready");
-                Self {
-                    running: Ok(running),
-                    supervisor: tokio::sync::Mutex::new(supervisor),
-                }
+                Self { running: Ok(running), supervisor: tokio::sync::Mutex::new(supervisor) }
             }
             Err(err) => {
                 let reason = err.message().to_owned();
                 tracing::error!(
                     "containerd is not available: {reason}; the image API answers 503 until berthd is restarted with a working containerd"
                 );
-                Self {
-                    running: Err(reason),
-                    supervisor: tokio::sync::Mutex::new(None),
-                }
+                Self { running: Err(reason), supervisor: tokio::sync::Mutex::new(None) }
             }
         }
     }
@@ -76,10 +68,7 @@ impl Engine {
     /// An engine without containerd (for tests of the layers above it): every engine-backed call
     /// answers 503 naming `reason`.
     pub fn unavailable(reason: &str) -> Self {
-        Self {
-            running: Err(reason.to_owned()),
-            supervisor: tokio::sync::Mutex::new(None),
-        }
+        Self { running: Err(reason.to_owned()), supervisor: tokio::sync::Mutex::new(None) }
     }
 
     async fn connect(config: &EngineConfig) -> Result<(Running, Option<Supervisor>), Error> {
@@ -98,15 +87,7 @@ impl Engine {
         let containerd_version = conn.server_version().await?;
         let runc_version = runc_version().await;
         let images = Store::new(conn.clone());
-        Ok((
-            Running {
-                conn,
-                images,
-                containerd_version,
-                runc_version,
-            },
-            supervisor,
-        ))
+        Ok((Running { conn, images, containerd_version, runc_version }, supervisor))
     }
 
     fn running(&self) -> Result<&Running, Error> {
@@ -126,10 +107,7 @@ impl Engine {
 
     /// The socket of the containerd in use.
     pub fn containerd_address(&self) -> Option<PathBuf> {
-        self.running
-            .as_ref()
-            .ok()
-            .map(|r| r.conn.address().to_owned())
+        self.running.as_ref().ok().map(|r| r.conn.address().to_owned())
     }
 
     /// `/version` components beyond the engine itself: containerd and runc.
@@ -158,10 +136,7 @@ impl Engine {
         match &self.running {
             Ok(r) => (
                 r.containerd_version.1.clone(),
-                r.runc_version
-                    .as_ref()
-                    .map(|(_, c)| c.clone())
-                    .unwrap_or_default(),
+                r.runc_version.as_ref().map(|(_, c)| c.clone()).unwrap_or_default(),
             ),
             Err(_) => (String::new(), String::new()),
         }
@@ -183,22 +158,10 @@ impl Engine {
 /// `runc --version`: `runc version 1.1.5+ds1` / `commit: …`, read once at start (dockerd runs it
 /// on every `/version`).
 async fn runc_version() -> Option<(String, String)> {
-    let out = tokio::process::Command::new("runc")
-        .arg("--version")
-        .output()
-        .await
-        .ok()?;
+    let out = tokio::process::Command::new("runc").arg("--version").output().await.ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let version = text
-        .lines()
-        .find_map(|l| l.strip_prefix("runc version "))?
-        .trim()
-        .to_owned();
-    let commit = text
-        .lines()
-        .find_map(|l| l.strip_prefix("commit: "))
-        .unwrap_or("")
-        .trim()
-        .to_owned();
+    let version = text.lines().find_map(|l| l.strip_prefix("runc version "))?.trim().to_owned();
+    let commit =
+        text.lines().find_map(|l| l.strip_prefix("commit: ")).unwrap_or("").trim().to_owned();
     Some((version, commit))
 }

@@ -29,17 +29,10 @@ impl Lease {
             .map_err(|e| Error::system("cannot format lease expiry").with_source(e))?;
         let labels = HashMap::from([("containerd.io/gc.expire".to_owned(), expire)]);
         conn.leases()
-            .create(CreateRequest {
-                id: id.clone(),
-                labels,
-            })
+            .create(CreateRequest { id: id.clone(), labels })
             .await
             .map_err(|s| status_error("lease create", s))?;
-        Ok(Self {
-            conn: conn.with_lease(&id)?,
-            plain: conn.clone(),
-            id,
-        })
+        Ok(Self { conn: conn.with_lease(&id)?, plain: conn.clone(), id })
     }
 
     /// The connection whose calls are made inside this lease.
@@ -49,10 +42,7 @@ impl Lease {
 
     /// Deletes the lease; what nothing else references becomes garbage.
     pub(crate) async fn release(self) {
-        let req = DeleteRequest {
-            id: self.id.clone(),
-            sync: false,
-        };
+        let req = DeleteRequest { id: self.id.clone(), sync: false };
         if let Err(status) = self.plain.leases().delete(req).await {
             tracing::warn!(lease = %self.id, error = %status, "cannot delete lease; it expires on its own");
         }

@@ -16,23 +16,19 @@ pub(crate) struct TestContainerd {
 
 impl TestContainerd {
     pub(crate) async fn start() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("berth-ctrd-")
-            .tempdir_in("/tmp")
-            .expect("tempdir");
+        let dir =
+            tempfile::Builder::new().prefix("berth-ctrd-").tempdir_in("/tmp").expect("tempdir");
         let config = SupervisorConfig {
             binary: "containerd".into(),
             root: dir.path().join("root"),
             state: dir.path().join("state"),
         };
         let namespace = format!("berth-test-{}", uuid::Uuid::new_v4().simple());
-        let (supervisor, conn) = tokio::time::timeout(
-            Duration::from_secs(60),
-            Supervisor::start(config, &namespace),
-        )
-        .await
-        .expect("containerd starts in time")
-        .expect("containerd starts (is the containerd package installed?)");
+        let (supervisor, conn) =
+            tokio::time::timeout(Duration::from_secs(60), Supervisor::start(config, &namespace))
+                .await
+                .expect("containerd starts in time")
+                .expect("containerd starts (is the containerd package installed?)");
         Self { conn, namespace, supervisor, dir }
     }
 
@@ -50,9 +46,7 @@ pub(crate) fn tarball(files: &[(&str, &str)]) -> Bytes {
         header.set_mode(0o644);
         header.set_mtime(1_700_000_000);
         header.set_cksum();
-        builder
-            .append_data(&mut header, path, contents.as_bytes())
-            .expect("append");
+        builder.append_data(&mut header, path, contents.as_bytes()).expect("append");
     }
     Bytes::from(builder.into_inner().expect("finish tar"))
 }

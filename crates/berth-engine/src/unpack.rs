@@ -47,11 +47,7 @@ pub(crate) async fn unpack(
     let mut out = Vec::with_capacity(layers.len());
     for (i, layer) in layers.iter().enumerate() {
         let chain = &chains[i];
-        let parent = if i == 0 {
-            String::new()
-        } else {
-            chains[i - 1].clone()
-        };
+        let parent = if i == 0 { String::new() } else { chains[i - 1].clone() };
         if !exists(conn, chain).await? {
             apply_one(conn, layer, chain, &parent).await?;
         }
@@ -61,10 +57,7 @@ pub(crate) async fn unpack(
 }
 
 async fn exists(conn: &Containerd, chain: &str) -> Result<bool, Error> {
-    let req = StatSnapshotRequest {
-        snapshotter: SNAPSHOTTER.to_owned(),
-        key: chain.to_owned(),
-    };
+    let req = StatSnapshotRequest { snapshotter: SNAPSHOTTER.to_owned(), key: chain.to_owned() };
     match conn.snapshots().stat(req).await {
         Ok(_) => Ok(true),
         Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
@@ -73,15 +66,8 @@ async fn exists(conn: &Containerd, chain: &str) -> Result<bool, Error> {
 }
 
 async fn usage(conn: &Containerd, chain: &str) -> Result<i64, Error> {
-    let req = UsageRequest {
-        snapshotter: SNAPSHOTTER.to_owned(),
-        key: chain.to_owned(),
-    };
-    let usage = conn
-        .snapshots()
-        .usage(req)
-        .await
-        .map_err(|s| status_error("snapshot usage", s))?;
+    let req = UsageRequest { snapshotter: SNAPSHOTTER.to_owned(), key: chain.to_owned() };
+    let usage = conn.snapshots().usage(req).await.map_err(|s| status_error("snapshot usage", s))?;
     Ok(usage.into_inner().size)
 }
 
@@ -109,11 +95,7 @@ async fn apply_one(
     let result = async {
         let applied = conn
             .diff()
-            .apply(ApplyRequest {
-                diff: Some(layer.blob.clone()),
-                mounts,
-                ..Default::default()
-            })
+            .apply(ApplyRequest { diff: Some(layer.blob.clone()), mounts, ..Default::default() })
             .await
             .map_err(|s| status_error("apply layer", s))?
             .into_inner()
@@ -130,7 +112,6 @@ async fn apply_one(
             name: chain.to_owned(),
             key: key.clone(),
             labels: HashMap::from([("containerd.io/snapshot.ref".to_owned(), chain.to_owned())]),
-            ..Default::default()
         };
         match conn.snapshots().commit(commit).await {
             Ok(_) => Ok(()),
@@ -141,10 +122,7 @@ async fn apply_one(
     }
     .await;
     if result.is_err() {
-        let remove = RemoveSnapshotRequest {
-            snapshotter: SNAPSHOTTER.to_owned(),
-            key,
-        };
+        let remove = RemoveSnapshotRequest { snapshotter: SNAPSHOTTER.to_owned(), key };
         let _ = conn.snapshots().remove(remove).await;
     }
     result

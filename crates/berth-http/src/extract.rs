@@ -18,11 +18,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestApiVersion {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Self>()
-            .copied()
-            .unwrap_or(Self(MAX_API_VERSION)))
+        Ok(parts.extensions.get::<Self>().copied().unwrap_or(Self(MAX_API_VERSION)))
     }
 }
 
@@ -45,10 +41,7 @@ where
             .get(header::CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            error_response(
-                rejection.status(),
-                &format!("cannot read request body: {rejection}"),
-            )
+            error_response(rejection.status(), &format!("cannot read request body: {rejection}"))
         })?;
         if body.is_empty() {
             return Ok(Self(T::default()));
@@ -65,29 +58,18 @@ fn into_response(err: Error) -> Response {
 /// dockerd's `CheckForJSON`: the media type (parameters ignored) must be `application/json`.
 fn check_json_content_type(content_type: Option<&str>) -> Result<(), Error> {
     let raw = content_type.unwrap_or("");
-    let media = raw
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     let well_formed = media.split_once('/').is_some_and(|(kind, sub)| {
         let token = |s: &str| {
             !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
         };
         token(kind) && token(sub)
     });
     if !well_formed {
-        let why = if media.is_empty() {
-            "no media type"
-        } else {
-            "expected slash after first token"
-        };
-        return Err(Error::invalid(format!(
-            "malformed Content-Type header ({raw}): mime: {why}"
-        )));
+        let why =
+            if media.is_empty() { "no media type" } else { "expected slash after first token" };
+        return Err(Error::invalid(format!("malformed Content-Type header ({raw}): mime: {why}")));
     }
     if media != "application/json" {
         return Err(Error::invalid(format!(
@@ -106,8 +88,7 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
             Error::invalid(format!("invalid JSON: {err}"))
         }
     })?;
-    de.end()
-        .map_err(|_| Error::invalid("unexpected content after JSON"))?;
+    de.end().map_err(|_| Error::invalid("unexpected content after JSON"))?;
     Ok(value)
 }
 
@@ -161,15 +142,11 @@ mod tests {
         assert!(check_json_content_type(Some("application/json; charset=utf-8")).is_ok());
         assert!(check_json_content_type(Some("Application/JSON")).is_ok());
         assert_eq!(
-            check_json_content_type(None)
-                .expect_err("missing")
-                .message(),
+            check_json_content_type(None).expect_err("missing").message(),
             "malformed Content-Type header (): mime: no media type"
         );
         assert_eq!(
-            check_json_content_type(Some("text/plain"))
-                .expect_err("text")
-                .message(),
+            check_json_content_type(Some("text/plain")).expect_err("text").message(),
             "unsupported Content-Type header (text/plain): must be 'application/json'"
         );
         assert!(check_json_content_type(Some("json")).is_err());
@@ -178,18 +155,11 @@ mod tests {
     #[test]
     fn json_body_errors_name_the_problem() {
         let eof = parse_json::<serde_json::Value>(b"{\"a\":").expect_err("eof");
-        assert_eq!(
-            eof.message(),
-            "invalid JSON: got EOF while reading request body"
-        );
+        assert_eq!(eof.message(), "invalid JSON: got EOF while reading request body");
         let trailing = parse_json::<serde_json::Value>(b"{} {}").expect_err("trailing");
         assert_eq!(trailing.message(), "unexpected content after JSON");
         let bad = parse_json::<serde_json::Value>(b"{nope}").expect_err("syntax");
-        assert!(
-            bad.message().starts_with("invalid JSON: "),
-            "{}",
-            bad.message()
-        );
+        assert!(bad.message().starts_with("invalid JSON: "), "{}", bad.message());
         assert_eq!(parse_json::<u8>(b" 7 \n").expect("whitespace is fine"), 7);
     }
 }

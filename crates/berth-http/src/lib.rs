@@ -11,5 +11,5 @@ mod routing;
 
 pub use error::{ApiError, error_response};
 pub use extract::{ApiJson, ApiPath, ApiQuery, RequestApiVersion};
-pub use response::{JsonResponse, json_lines};
+pub use response::{JsonResponse, byte_stream, json_lines, progress_lines, progress_lines_in_band};
 pub use routing::{Experimental, RouteNotFound, experimental_only, get, not_found};

@@ -54,10 +54,7 @@ impl PeerInfo {
     }
 
     pub(crate) fn tcp(addr: std::net::SocketAddr) -> PeerInfo {
-        PeerInfo {
-            addr: addr.to_string(),
-            ..PeerInfo::default()
-        }
+        PeerInfo { addr: addr.to_string(), ..PeerInfo::default() }
     }
 }
 
@@ -84,14 +81,12 @@ pub async fn establish(
     let Some(acceptor) = acceptor else {
         return Ok(IoStream::Plain(conn));
     };
-    let stream = tokio::time::timeout(timeout, acceptor.accept(conn))
-        .await
-        .map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("tls handshake timed out after {timeout:?}"),
-            )
-        })??;
+    let stream = tokio::time::timeout(timeout, acceptor.accept(conn)).await.map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("tls handshake timed out after {timeout:?}"),
+        )
+    })??;
     if let Some(certs) = stream.get_ref().1.peer_certificates() {
         peer.client_certs = certs.to_vec();
     }

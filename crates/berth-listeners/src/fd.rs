@@ -30,9 +30,7 @@ pub(crate) fn bind(spec: FdSpec, tls: Option<&TlsAcceptor>) -> Result<Vec<Listen
     }
     match spec {
         FdSpec::One(fd) => {
-            let idx = fd
-                .checked_sub(LISTEN_FDS_START)
-                .ok_or(ListenError::FdOutOfRange { fd })?;
+            let idx = fd.checked_sub(LISTEN_FDS_START).ok_or(ListenError::FdOutOfRange { fd })?;
             let idx = usize::try_from(idx).map_err(|_| ListenError::TooFewActivated)?;
             if idx >= fds.len() {
                 return Err(ListenError::TooFewActivated);
@@ -80,12 +78,7 @@ fn take(
             std.set_nonblocking(true).map_err(not_listener)?;
             let listener = tokio::net::UnixListener::from_std(std).map_err(not_listener)?;
             // The socket file belongs to systemd: never removed by us.
-            Ok(Some(Listener::unix(
-                listener,
-                fallback_addr,
-                tls.cloned(),
-                None,
-            )))
+            Ok(Some(Listener::unix(listener, fallback_addr, tls.cloned(), None)))
         }
     }
 }

@@ -52,15 +52,9 @@ impl Host {
             "tcp" => parse_tcp(addr, rest),
             "unix" => {
                 if rest.contains("://") {
-                    return Err(HostError::InvalidUnixAddress {
-                        addr: rest.to_owned(),
-                    });
+                    return Err(HostError::InvalidUnixAddress { addr: rest.to_owned() });
                 }
-                let path = if rest.is_empty() {
-                    DEFAULT_UNIX_SOCKET
-                } else {
-                    rest
-                };
+                let path = if rest.is_empty() { DEFAULT_UNIX_SOCKET } else { rest };
                 Ok(Host::Unix(PathBuf::from(path)))
             }
             "fd" => match rest {
@@ -70,10 +64,9 @@ impl Host {
                     .map(|n| Host::Fd(FdSpec::One(n)))
                     .map_err(|_| HostError::InvalidFd { fd: n.to_owned() }),
             },
-            other => Err(HostError::UnsupportedProto {
-                addr: addr.to_owned(),
-                proto: other.to_owned(),
-            }),
+            other => {
+                Err(HostError::UnsupportedProto { addr: addr.to_owned(), proto: other.to_owned() })
+            }
         }
     }
 }
@@ -82,15 +75,11 @@ impl Host {
 fn parse_tcp(original: &str, hostport: &str) -> Result<Host, HostError> {
     // Like Go's url.Parse: the authority ends at the first '/', anything after is a path.
     if hostport.contains('/') {
-        return Err(HostError::PathElement {
-            addr: original.to_owned(),
-        });
+        return Err(HostError::PathElement { addr: original.to_owned() });
     }
     let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
         let Some((host, after)) = bracketed.split_once(']') else {
-            return Err(HostError::UnclosedBracket {
-                addr: original.to_owned(),
-            });
+            return Err(HostError::UnclosedBracket { addr: original.to_owned() });
         };
         let port = match after {
             "" => "",
@@ -112,31 +101,16 @@ fn parse_tcp(original: &str, hostport: &str) -> Result<Host, HostError> {
     if !port.is_empty()
         && (!port.bytes().all(|b| b.is_ascii_digit()) || port.bytes().all(|b| b == b'0'))
     {
-        return Err(HostError::InvalidPort {
-            addr: original.to_owned(),
-            port: port.to_owned(),
-        });
+        return Err(HostError::InvalidPort { addr: original.to_owned(), port: port.to_owned() });
     }
-    let host = if host.is_empty() {
-        DEFAULT_HTTP_HOST
-    } else {
-        host
-    };
-    let port = if port.is_empty() {
-        DEFAULT_HTTP_PORT
-    } else {
-        port
-    };
+    let host = if host.is_empty() { DEFAULT_HTTP_HOST } else { host };
+    let port = if port.is_empty() { DEFAULT_HTTP_PORT } else { port };
     Ok(Host::Tcp(join_host_port(host, port)))
 }
 
 /// `net.JoinHostPort`: brackets around hosts that contain a colon (IPv6 literals).
 fn join_host_port(host: &str, port: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
+    if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
 impl fmt::Display for Host {
@@ -160,13 +134,7 @@ pub fn parse_hosts(hosts: &[String], tls: bool) -> Result<Vec<Host>, HostError> 
     } else {
         hosts
             .iter()
-            .map(|h| {
-                if h.trim().is_empty() {
-                    Ok(default_host(tls))
-                } else {
-                    Host::parse(h)
-                }
-            })
+            .map(|h| if h.trim().is_empty() { Ok(default_host(tls)) } else { Host::parse(h) })
             .collect::<Result<Vec<_>, _>>()?
     };
     parsed.sort_by_cached_key(Host::to_string);

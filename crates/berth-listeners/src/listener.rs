@@ -40,12 +40,7 @@ impl Listener {
             .ok()
             .and_then(|a| a.as_pathname().map(|p| format!("unix://{}", p.display())))
             .unwrap_or(fallback_addr);
-        Listener {
-            socket: Socket::Unix(listener),
-            addr,
-            tls,
-            _file: file,
-        }
+        Listener { socket: Socket::Unix(listener), addr, tls, _file: file }
     }
 
     pub(crate) fn tcp(
@@ -53,12 +48,7 @@ impl Listener {
         bound: SocketAddr,
         tls: Option<TlsAcceptor>,
     ) -> Listener {
-        Listener {
-            socket: Socket::Tcp(listener),
-            addr: format!("tcp://{bound}"),
-            tls,
-            _file: None,
-        }
+        Listener { socket: Socket::Tcp(listener), addr: format!("tcp://{bound}"), tls, _file: None }
     }
 
     /// The address for logs: `unix:///run/x.sock`, or `tcp://127.0.0.1:2375` with the port
@@ -128,11 +118,7 @@ impl SocketFile {
     /// Records the file now at `path`, right after binding it.
     pub(crate) fn record(path: &Path) -> io::Result<SocketFile> {
         let meta = std::fs::symlink_metadata(path)?;
-        Ok(SocketFile {
-            path: path.to_owned(),
-            dev: meta.dev(),
-            ino: meta.ino(),
-        })
+        Ok(SocketFile { path: path.to_owned(), dev: meta.dev(), ino: meta.ino() })
     }
 }
 

@@ -16,10 +16,7 @@ pub(crate) async fn bind(
     opts: &BindOptions,
     tls: Option<TlsAcceptor>,
 ) -> Result<Listener, ListenError> {
-    let tcp_err = |source: io::Error| ListenError::Tcp {
-        addr: addr.to_owned(),
-        source,
-    };
+    let tcp_err = |source: io::Error| ListenError::Tcp { addr: addr.to_owned(), source };
     let candidates = resolve(addr).await.map_err(tcp_err)?;
     let mut last_err = None;
     for candidate in candidates {
@@ -34,9 +31,11 @@ pub(crate) async fn bind(
             Err(e) => last_err = Some(e),
         }
     }
-    Err(tcp_err(last_err.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, "host resolved to no address")
-    })))
+    Err(tcp_err(
+        last_err.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "host resolved to no address")
+        }),
+    ))
 }
 
 /// `localhost` is loopback IPv4, as dockerd binds it; anything else goes through the resolver.
@@ -45,10 +44,7 @@ async fn resolve(addr: &str) -> io::Result<Vec<SocketAddr>> {
         && host.eq_ignore_ascii_case("localhost")
     {
         let port = port.parse::<u16>().map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("invalid port value: {port}"),
-            )
+            io::Error::new(io::ErrorKind::InvalidInput, format!("invalid port value: {port}"))
         })?;
         return Ok(vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))]);
     }

@@ -38,27 +38,20 @@ pub fn server_tls_config(opts: &TlsOptions) -> Result<Arc<rustls::ServerConfig>,
         let roots = load_roots(ca)?;
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
-            .map_err(|source| TlsError::Verifier {
-                path: ca.to_owned(),
-                source,
-            })?;
+            .map_err(|source| TlsError::Verifier { path: ca.to_owned(), source })?;
         builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
     };
 
     let certs = load_certs(&opts.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&opts.key).map_err(|source| TlsError::ReadKey {
-        path: opts.key.clone(),
+    let key = PrivateKeyDer::from_pem_file(&opts.key)
+        .map_err(|source| TlsError::ReadKey { path: opts.key.clone(), source })?;
+    let mut config = builder.with_single_cert(certs, key).map_err(|source| TlsError::Config {
+        cert: opts.cert.clone(),
+        key: opts.key.clone(),
         source,
     })?;
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|source| TlsError::Config {
-            cert: opts.cert.clone(),
-            key: opts.key.clone(),
-            source,
-        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -66,14 +59,9 @@ pub fn server_tls_config(opts: &TlsOptions) -> Result<Arc<rustls::ServerConfig>,
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::ReadCert {
-            path: path.to_owned(),
-            source,
-        })?;
+        .map_err(|source| TlsError::ReadCert { path: path.to_owned(), source })?;
     if certs.is_empty() {
-        return Err(TlsError::EmptyCert {
-            path: path.to_owned(),
-        });
+        return Err(TlsError::EmptyCert { path: path.to_owned() });
     }
     Ok(certs)
 }
@@ -81,21 +69,13 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
 fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::ReadCa {
-            path: path.to_owned(),
-            source,
-        })?;
+        .map_err(|source| TlsError::ReadCa { path: path.to_owned(), source })?;
     if certs.is_empty() {
-        return Err(TlsError::EmptyCa {
-            path: path.to_owned(),
-        });
+        return Err(TlsError::EmptyCa { path: path.to_owned() });
     }
     let mut roots = RootCertStore::empty();
     for cert in certs {
-        roots.add(cert).map_err(|source| TlsError::BadCa {
-            path: path.to_owned(),
-            source,
-        })?;
+        roots.add(cert).map_err(|source| TlsError::BadCa { path: path.to_owned(), source })?;
     }
     Ok(roots)
 }

@@ -22,17 +22,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) async fn bind(path: &Path, group: &SocketGroup) -> Result<Listener, ListenError> {
     let gid = resolve_gid(group, path)?;
     remove_stale(path).await?;
-    let unix_err = |source: io::Error| ListenError::Unix {
-        path: path.to_owned(),
-        source,
-    };
+    let unix_err = |source: io::Error| ListenError::Unix { path: path.to_owned(), source };
 
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(parent)
-            .map_err(unix_err)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o755).create(parent).map_err(unix_err)?;
     }
     let listener = UnixListener::bind(path).map_err(unix_err)?;
     // From here on, an error drops `file` and so removes the half-configured socket.
@@ -42,12 +35,7 @@ pub(crate) async fn bind(path: &Path, group: &SocketGroup) -> Result<Listener, L
     std::os::unix::fs::chown(path, uid, Some(gid.as_raw())).map_err(unix_err)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(unix_err)?;
 
-    Ok(Listener::unix(
-        listener,
-        format!("unix://{}", path.display()),
-        None,
-        Some(file),
-    ))
+    Ok(Listener::unix(listener, format!("unix://{}", path.display()), None, Some(file)))
 }
 
 /// Refuses to start over a live daemon; removes a socket nobody answers on.
@@ -56,46 +44,30 @@ async fn remove_stale(path: &Path) -> Result<(), ListenError> {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(source) => {
-            return Err(ListenError::Unix {
-                path: path.to_owned(),
-                source,
-            });
+            return Err(ListenError::Unix { path: path.to_owned(), source });
         }
     };
     // Never delete what could be user data: a regular file, a directory, a symlink.
     if !meta.file_type().is_socket() {
-        return Err(ListenError::NotASocket {
-            path: path.to_owned(),
-        });
+        return Err(ListenError::NotASocket { path: path.to_owned() });
     }
-    let already = || ListenError::AlreadyListening {
-        path: path.to_owned(),
-    };
+    let already = || ListenError::AlreadyListening { path: path.to_owned() };
     match tokio::time::timeout(PROBE_TIMEOUT, UnixStream::connect(path)).await {
         Ok(Ok(_)) => Err(already()),
         // Full backlog or no answer in time: someone is there, just busy.
         Err(_) => Err(already()),
         Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => Err(already()),
         Ok(Err(e))
-            if matches!(
-                e.kind(),
-                io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound
-            ) =>
+            if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound) =>
         {
             tracing::info!(path = %path.display(), "removing stale unix socket");
             match std::fs::remove_file(path) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(source) => Err(ListenError::Unix {
-                    path: path.to_owned(),
-                    source,
-                }),
+                Err(source) => Err(ListenError::Unix { path: path.to_owned(), source }),
             }
         }
-        Ok(Err(source)) => Err(ListenError::Unix {
-            path: path.to_owned(),
-            source,
-        }),
+        Ok(Err(source)) => Err(ListenError::Unix { path: path.to_owned(), source }),
     }
 }
 
@@ -104,9 +76,9 @@ fn resolve_gid(group: &SocketGroup, path: &Path) -> Result<Gid, ListenError> {
     match group {
         SocketGroup::None => Ok(nix::unistd::getgid()),
         SocketGroup::Named(name) if name.is_empty() => Ok(nix::unistd::getgid()),
-        SocketGroup::Named(name) => lookup_gid(name)?.ok_or_else(|| ListenError::GroupNotFound {
-            group: name.clone(),
-        }),
+        SocketGroup::Named(name) => {
+            lookup_gid(name)?.ok_or_else(|| ListenError::GroupNotFound { group: name.clone() })
+        }
         SocketGroup::Default => match lookup_gid(DEFAULT_GROUP)? {
             Some(gid) => Ok(gid),
             None => {
@@ -127,9 +99,6 @@ fn lookup_gid(name: &str) -> Result<Option<Gid>, ListenError> {
         Ok(Some(group)) => Ok(Some(group.gid)),
         Ok(None) => Ok(numeric),
         Err(_) if numeric.is_some() => Ok(numeric),
-        Err(source) => Err(ListenError::GroupLookup {
-            group: name.to_owned(),
-            source,
-        }),
+        Err(source) => Err(ListenError::GroupLookup { group: name.to_owned(), source }),
     }
 }

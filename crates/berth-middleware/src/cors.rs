@@ -17,11 +17,7 @@ pub struct CorsError {
 /// The CORS layer for `origins`, or `None` when the list is empty (CORS off). `*` anywhere in the
 /// list allows every origin.
 pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, CorsError> {
-    let origins: Vec<&str> = origins
-        .iter()
-        .map(|o| o.trim())
-        .filter(|o| !o.is_empty())
-        .collect();
+    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
     if origins.is_empty() {
         return Ok(None);
     }
@@ -35,9 +31,7 @@ pub fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, CorsError> {
                 HeaderValue::from_str(o)
                     .ok()
                     .filter(|_| valid)
-                    .ok_or_else(|| CorsError {
-                        origin: (*o).to_owned(),
-                    })
+                    .ok_or_else(|| CorsError { origin: (*o).to_owned() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         AllowOrigin::list(values)

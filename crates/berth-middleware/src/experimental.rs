@@ -29,10 +29,7 @@ impl<S> Layer<S> for ExperimentalLayer {
     type Service = ExperimentalFlag<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ExperimentalFlag {
-            inner,
-            enabled: self.enabled,
-        }
+        ExperimentalFlag { inner, enabled: self.enabled }
     }
 }
 
@@ -55,8 +52,7 @@ fn set_false<E>(res: Result<Response, E>) -> Result<Response, E> {
 
 fn with_header(mut res: Response, value: &'static str) -> Response {
     if res.extensions().get::<RouteNotFound>().is_none() {
-        res.headers_mut()
-            .insert(DOCKER_EXPERIMENTAL.clone(), HeaderValue::from_static(value));
+        res.headers_mut().insert(DOCKER_EXPERIMENTAL.clone(), HeaderValue::from_static(value));
     }
     res
 }

@@ -89,6 +89,22 @@ where
             let original = req.uri().clone();
             req.extensions_mut().insert(OriginalUri(original));
         }
+        if req.method() == http::Method::OPTIONS {
+            // dockerd answers OPTIONS on every path through its middleware (CORS preflights).
+            // Routing every OPTIONS to `/` keeps that true even where a path has other routes;
+            // the client's path stays available as `OriginalUri`.
+            let root = match req.uri().query() {
+                Some(q) => format!("/?{q}"),
+                None => "/".to_owned(),
+            };
+            if let Ok(path_and_query) = root.parse::<http::uri::PathAndQuery>() {
+                let mut parts = req.uri().clone().into_parts();
+                parts.path_and_query = Some(path_and_query);
+                if let Ok(uri) = Uri::from_parts(parts) {
+                    *req.uri_mut() = uri;
+                }
+            }
+        }
         Either::Right(self.inner.call(req).map(drop_allow as DropAllow<S::Error>))
     }
 }

@@ -37,10 +37,7 @@ impl<S> Layer<S> for AccessTraceLayer {
     type Service = AccessTrace<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AccessTrace {
-            inner,
-            next_id: Arc::clone(&self.next_id),
-        }
+        AccessTrace { inner, next_id: Arc::clone(&self.next_id) }
     }
 }
 
@@ -78,11 +75,7 @@ where
             let _entered = span.enter();
             self.inner.call(req)
         };
-        ResponseFuture {
-            future: future.instrument(span.clone()),
-            span,
-            start: Instant::now(),
-        }
+        ResponseFuture { future: future.instrument(span.clone()), span, start: Instant::now() }
     }
 }
 
@@ -110,11 +103,7 @@ where
             this.span.record("status", res.status().as_u16());
             this.span.record("latency_ms", latency);
             let _entered = this.span.enter();
-            tracing::debug!(
-                status = res.status().as_u16(),
-                latency_ms = latency,
-                "answered"
-            );
+            tracing::debug!(status = res.status().as_u16(), latency_ms = latency, "answered");
         }
         Poll::Ready(result)
     }

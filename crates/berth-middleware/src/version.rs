@@ -69,14 +69,7 @@ impl VersionLayer {
             .map_err(|_| VersionConfigError::ServerVersion(server_text))?;
         let api_version = HeaderValue::from_str(&max.to_string())
             .map_err(|_| VersionConfigError::ServerVersion(max.to_string()))?;
-        Ok(Self {
-            config: Arc::new(Config {
-                min,
-                max,
-                server,
-                api_version,
-            }),
-        })
+        Ok(Self { config: Arc::new(Config { min, max, server, api_version }) })
     }
 }
 
@@ -84,10 +77,7 @@ impl<S> Layer<S> for VersionLayer {
     type Service = VersionCheck<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        VersionCheck {
-            inner,
-            config: Arc::clone(&self.config),
-        }
+        VersionCheck { inner, config: Arc::clone(&self.config) }
     }
 }
 
@@ -147,19 +137,9 @@ where
                 // dockerd answers in plain text to clients older than the JSON error format.
                 let legacy = requested < berth_api::MIN_API_VERSION;
                 let res = rejection_response(&message, legacy);
-                ResponseFuture {
-                    state: State::Ready {
-                        response: Some(res),
-                    },
-                    config,
-                }
+                ResponseFuture { state: State::Ready { response: Some(res) }, config }
             }
-            None => ResponseFuture {
-                state: State::Inner {
-                    future: self.inner.call(req),
-                },
-                config,
-            },
+            None => ResponseFuture { state: State::Inner { future: self.inner.call(req) }, config },
         }
     }
 }
@@ -171,24 +151,15 @@ fn rejection_response(message: &str, plain_text: bool) -> Response {
     let mut res = Response::new(Body::from(format!("{message}\n")));
     *res.status_mut() = StatusCode::BAD_REQUEST;
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
 }
 
 fn stamp(headers: &mut HeaderMap, config: &Config) {
     headers.insert(header::SERVER, config.server.clone());
     headers.insert(API_VERSION.clone(), config.api_version.clone());
-    headers.insert(
-        OSTYPE.clone(),
-        HeaderValue::from_static(std::env::consts::OS),
-    );
+    headers.insert(OSTYPE.clone(), HeaderValue::from_static(std::env::consts::OS));
 }
 
 pin_project! {

@@ -39,9 +39,7 @@ struct LogsParams {
 /// Service and task logs check their parameters before finding there is no swarm.
 async fn logs(ApiQuery(params): ApiQuery<LogsParams>) -> ApiError {
     if !(params.stdout || params.stderr) {
-        return ApiError(Error::invalid(
-            "Bad parameters: you must choose at least one stream",
-        ));
+        return ApiError(Error::invalid("Bad parameters: you must choose at least one stream"));
     }
     ApiError(Error::new(ErrorKind::Unavailable, NOT_A_MANAGER))
 }

@@ -13,19 +13,10 @@ fn ping_headers(backend: &Backend) -> [(HeaderName, HeaderValue); 5] {
     let info = backend.ping();
     let value = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""));
     [
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache, no-store, must-revalidate"),
-        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate")),
         (header::PRAGMA, HeaderValue::from_static("no-cache")),
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        ),
-        (
-            HeaderName::from_static("builder-version"),
-            value(info.builder_version),
-        ),
+        (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+        (HeaderName::from_static("builder-version"), value(info.builder_version)),
         (HeaderName::from_static("swarm"), value(info.swarm)),
     ]
 }
@@ -35,10 +26,7 @@ pub(crate) async fn ping(State(backend): State<Backend>) -> Response {
 }
 
 pub(crate) async fn ping_head(State(backend): State<Backend>) -> Response {
-    (
-        ping_headers(&backend),
-        [(header::CONTENT_LENGTH, HeaderValue::from_static("0"))],
-    )
+    (ping_headers(&backend), [(header::CONTENT_LENGTH, HeaderValue::from_static("0"))])
         .into_response()
 }
 
@@ -69,11 +57,7 @@ pub(crate) async fn events(
     }
     let filters = Filters::parse(params.filters.as_deref().unwrap_or(""))?;
     filters.validate(EVENT_FILTERS)?;
-    let stream = backend.events(EventsQuery {
-        since,
-        until,
-        filters,
-    })?;
+    let stream = backend.events(EventsQuery { since, until, filters })?;
     Ok(json_lines(stream))
 }
 

@@ -16,10 +16,7 @@ type Backend = Arc<dyn SystemBackend>;
 /// The system routes. Paths are unversioned: the version middleware strips `/vX.Y` first.
 pub fn router(backend: Arc<dyn SystemBackend>) -> Router {
     Router::new()
-        .route(
-            "/_ping",
-            axum::routing::get(handlers::ping).head(handlers::ping_head),
-        )
+        .route("/_ping", axum::routing::get(handlers::ping).head(handlers::ping_head))
         .route("/version", get(handlers::version))
         .route("/info", get(handlers::info))
         .route("/events", get(handlers::events))

@@ -35,27 +35,121 @@ pub(super) fn run_all(layout: &Layout, daemon: &Daemon, version: &str, report: &
         "docker info: ID, NCPU, MemTotal, DockerRootDir, ServerVersion",
         info_check(&docker, layout, version),
     );
-    report.record(
-        "docker system events --since/--until ends at --until",
-        bounded_events(&docker),
-    );
+    report.record("docker system events --since/--until ends at --until", bounded_events(&docker));
     report.record("pidfile holds berthd's pid", pidfile_check(layout, daemon));
-    report.record(
-        "SIGHUP: a daemon reload event",
-        reload_event(&docker, layout),
-    );
+    report.record("SIGHUP: a daemon reload event", reload_event(&docker, layout));
     report.record(
         "tls: docker version with a client certificate",
         tls_with_client_cert(&docker, version),
     );
+    report.record("tls: refused without a client certificate", tls_without_client_cert(&docker));
+    report.record("tls: plain http to the TLS port fails", plain_http_to_tls_port(&docker));
     report.record(
-        "tls: refused without a client certificate",
-        tls_without_client_cert(&docker),
+        "images: docker import, images (filters), tag, inspect, history, rmi",
+        image_lifecycle(&docker, layout),
     );
     report.record(
-        "tls: plain http to the TLS port fails",
-        plain_http_to_tls_port(&docker),
+        "images: a bad tarball is refused and leaves no image",
+        bad_import(&docker, layout),
     );
+}
+
+/// A tiny root filesystem tarball made with the system `tar`.
+fn rootfs_tarball(layout: &Layout, name: &str) -> Result<std::path::PathBuf> {
+    let dir = layout.root.join(format!("{name}-rootfs"));
+    std::fs::create_dir_all(dir.join("etc"))?;
+    std::fs::write(dir.join("etc/hello"), "hello from berth e2e\n")?;
+    let tar = layout.root.join(format!("{name}.tar"));
+    cmd::run(Command::new("tar").arg("-C").arg(&dir).arg("-cf").arg(&tar).arg("."))?;
+    Ok(tar)
+}
+
+fn image_lifecycle(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
+    let tar = rootfs_tarball(layout, "e2e")?;
+    let tar = tar.to_string_lossy().into_owned();
+    let out =
+        docker.unix(&["import", "--change", r#"CMD ["sh"]"#, &tar, "e2e/img:1"], CLI_TIMEOUT)?;
+    ensure!(out.success(), "docker import failed\n{}", out.describe());
+    let id = out.stdout.trim().to_owned();
+    ensure!(
+        id.starts_with("sha256:") && id.len() == 71,
+        "import printed {id:?}\n{}",
+        out.describe()
+    );
+
+    let out = docker.unix(
+        &["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=e2e/*"],
+        CLI_TIMEOUT,
+    )?;
+    ensure!(
+        out.success() && out.stdout.trim() == "e2e/img:1",
+        "docker images --filter\n{}",
+        out.describe()
+    );
+
+    let out = docker.unix(&["tag", "e2e/img:1", "e2e/other:2"], CLI_TIMEOUT)?;
+    ensure!(out.success(), "docker tag\n{}", out.describe());
+    // `docker image inspect`: plain `docker inspect` asks the container API first (issue 5).
+    let out =
+        docker.unix(&["image", "inspect", "--format", "{{json .}}", "e2e/other:2"], CLI_TIMEOUT)?;
+    let json = success_json(&out)?;
+    expect_str(field(&json, "/Id", &out)?, &id, "/Id", &out)?;
+    ensure!(json["Config"]["Cmd"] == serde_json::json!(["sh"]), "Config.Cmd\n{}", out.describe());
+    ensure!(
+        json["RepoTags"] == serde_json::json!(["e2e/img:1", "e2e/other:2"]),
+        "RepoTags\n{}",
+        out.describe()
+    );
+
+    let out = docker.unix(
+        &["history", "--no-trunc", "--format", "{{.ID}} {{.Comment}}", "e2e/img:1"],
+        CLI_TIMEOUT,
+    )?;
+    ensure!(
+        out.success() && out.stdout.trim() == format!("{id} Imported from -"),
+        "docker history\n{}",
+        out.describe()
+    );
+
+    let out = docker.unix(&["rmi", &id[7..19]], CLI_TIMEOUT)?;
+    ensure!(
+        !out.success() && out.stderr.contains("must be forced"),
+        "rmi by ID with two repositories must need -f\n{}",
+        out.describe()
+    );
+    let out = docker.unix(&["rmi", "e2e/other:2"], CLI_TIMEOUT)?;
+    ensure!(
+        out.success() && out.stdout.contains("Untagged: e2e/other:2"),
+        "rmi a tag\n{}",
+        out.describe()
+    );
+    let out = docker.unix(&["rmi", "e2e/img:1"], CLI_TIMEOUT)?;
+    ensure!(
+        out.success() && out.stdout.contains(&format!("Deleted: {id}")),
+        "rmi the last tag\n{}",
+        out.describe()
+    );
+    let out = docker.unix(&["image", "inspect", "e2e/img:1"], CLI_TIMEOUT)?;
+    ensure!(
+        !out.success() && out.stderr.contains("No such image"),
+        "image is gone\n{}",
+        out.describe()
+    );
+    Ok(())
+}
+
+fn bad_import(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
+    let bad = layout.root.join("not-a-tar.tar");
+    std::fs::write(&bad, "definitely not a tarball, just some text that goes on and on")?;
+    let out = docker.unix(&["import", &bad.to_string_lossy(), "e2e/bad:1"], CLI_TIMEOUT)?;
+    ensure!(!out.success(), "importing garbage must fail\n{}", out.describe());
+    let out = docker.unix(&["images", "-q", "--filter", "reference=e2e/bad"], CLI_TIMEOUT)?;
+    ensure!(
+        out.success() && out.stdout.trim().is_empty(),
+        "no image left behind\n{}",
+        out.describe()
+    );
+    Ok(())
 }
 
 /// The docker CLI isolated from the developer's own configuration.
@@ -76,9 +170,7 @@ impl Docker<'_> {
         ] {
             command.env_remove(var);
         }
-        command
-            .env("DOCKER_CONFIG", &self.layout.docker_config)
-            .env("DOCKER_CLI_HINTS", "false");
+        command.env("DOCKER_CONFIG", &self.layout.docker_config).env("DOCKER_CLI_HINTS", "false");
         command
     }
 
@@ -97,10 +189,7 @@ impl Docker<'_> {
         match tls {
             Tls::Off => {}
             Tls::VerifyServerOnly => {
-                command
-                    .arg("--tlsverify")
-                    .arg("--tlscacert")
-                    .arg(&pki.ca_cert);
+                command.arg("--tlsverify").arg("--tlscacert").arg(&pki.ca_cert);
             }
             Tls::Mutual => {
                 command
@@ -135,34 +224,20 @@ fn version_check(docker: &Docker<'_>, version: &str) -> Result<()> {
         out.describe()
     );
     expect_str(field("/Server/Version")?, version, "/Server/Version", &out)?;
-    expect_str(
-        field("/Server/Components/0/Name")?,
-        "Engine",
-        "/Server/Components/0/Name",
-        &out,
-    )?;
+    expect_str(field("/Server/Components/0/Name")?, "Engine", "/Server/Components/0/Name", &out)?;
     expect_str(
         field("/Server/Components/0/Version")?,
         version,
         "/Server/Components/0/Version",
         &out,
     )?;
-    let platform = str_of(
-        field("/Server/Platform/Name")?,
-        "/Server/Platform/Name",
-        &out,
-    )?;
+    let platform = str_of(field("/Server/Platform/Name")?, "/Server/Platform/Name", &out)?;
     ensure!(
         platform.contains("Berth"),
         "/Server/Platform/Name is {platform:?}, expected it to name Berth\n{}",
         out.describe()
     );
-    expect_str(
-        field("/Server/MinAPIVersion")?,
-        MIN_API,
-        "/Server/MinAPIVersion",
-        &out,
-    )?;
+    expect_str(field("/Server/MinAPIVersion")?, MIN_API, "/Server/MinAPIVersion", &out)?;
     let server_api = api_of(field("/Server/ApiVersion")?, "/Server/ApiVersion", &out)?;
     let min_api = ApiVersion::parse(MIN_API).context("MIN_API is a valid version")?;
     ensure!(
@@ -171,11 +246,8 @@ fn version_check(docker: &Docker<'_>, version: &str) -> Result<()> {
         out.describe()
     );
     // The CLI negotiates down to the lower of what it and the server speak.
-    let client_default = api_of(
-        field("/Client/DefaultAPIVersion")?,
-        "/Client/DefaultAPIVersion",
-        &out,
-    )?;
+    let client_default =
+        api_of(field("/Client/DefaultAPIVersion")?, "/Client/DefaultAPIVersion", &out)?;
     let negotiated = api_of(field("/Client/ApiVersion")?, "/Client/ApiVersion", &out)?;
     let expected = client_default.min(server_api);
     ensure!(
@@ -193,19 +265,9 @@ fn info_check(docker: &Docker<'_>, layout: &Layout, version: &str) -> Result<()>
     let id = str_of(field("/ID")?, "/ID", &out)?;
     ensure!(!id.is_empty(), "ID is empty\n{}", out.describe());
     let ncpu = field("/NCPU")?.as_u64().unwrap_or(0);
-    ensure!(
-        ncpu >= 1,
-        "NCPU is {}, expected >= 1\n{}",
-        json["NCPU"],
-        out.describe()
-    );
+    ensure!(ncpu >= 1, "NCPU is {}, expected >= 1\n{}", json["NCPU"], out.describe());
     let mem = field("/MemTotal")?.as_u64().unwrap_or(0);
-    ensure!(
-        mem > 0,
-        "MemTotal is {}, expected > 0\n{}",
-        json["MemTotal"],
-        out.describe()
-    );
+    ensure!(mem > 0, "MemTotal is {}, expected > 0\n{}", json["MemTotal"], out.describe());
     let root = layout.data_root.to_string_lossy();
     expect_str(field("/DockerRootDir")?, &root, "/DockerRootDir", &out)?;
     expect_str(field("/ServerVersion")?, version, "/ServerVersion", &out)?;
@@ -225,21 +287,10 @@ fn bounded_events(docker: &Docker<'_>) -> Result<()> {
     let now = unix_now()?.as_secs();
     let until = now + 2;
     let out = docker.unix(
-        &[
-            "system",
-            "events",
-            "--since",
-            &(now - 60).to_string(),
-            "--until",
-            &until.to_string(),
-        ],
+        &["system", "events", "--since", &(now - 60).to_string(), "--until", &until.to_string()],
         EVENTS_TIMEOUT,
     )?;
-    ensure!(
-        out.success(),
-        "expected exit 0 within {EVENTS_TIMEOUT:?}\n{}",
-        out.describe()
-    );
+    ensure!(out.success(), "expected exit 0 within {EVENTS_TIMEOUT:?}\n{}", out.describe());
     // Allow for the CLI's own start-up and exit, not for a stream that
     // closes before --until.
     let ended = unix_now()?;
@@ -303,10 +354,7 @@ fn reload_event(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
             return Ok(());
         }
         if Instant::now() >= deadline {
-            bail!(
-                "no daemon reload event within {RELOAD_TIMEOUT:?} of SIGHUP\n{}",
-                out.describe()
-            );
+            bail!("no daemon reload event within {RELOAD_TIMEOUT:?} of SIGHUP\n{}", out.describe());
         }
         thread::sleep(Duration::from_millis(200));
     }
@@ -325,10 +373,7 @@ fn tls_with_client_cert(docker: &Docker<'_>, version: &str) -> Result<()> {
 }
 
 fn tls_without_client_cert(docker: &Docker<'_>) -> Result<()> {
-    let out = docker.tcp(
-        Tls::VerifyServerOnly,
-        &["version", "--format", "{{.Server.Version}}"],
-    )?;
+    let out = docker.tcp(Tls::VerifyServerOnly, &["version", "--format", "{{.Server.Version}}"])?;
     expect_refused(&out)
 }
 
@@ -343,11 +388,7 @@ fn expect_refused(out: &Captured) -> Result<()> {
     let Some(status) = out.status else {
         bail!("the CLI hung instead of failing\n{}", out.describe());
     };
-    ensure!(
-        !status.success(),
-        "expected a failure, got exit 0\n{}",
-        out.describe()
-    );
+    ensure!(!status.success(), "expected a failure, got exit 0\n{}", out.describe());
     ensure!(
         !out.stderr.contains("connection refused"),
         "nothing listens on the TLS port, so this proves nothing\n{}",
@@ -364,14 +405,11 @@ fn success_json(out: &Captured) -> Result<Value> {
 }
 
 fn field<'a>(json: &'a Value, pointer: &str, out: &Captured) -> Result<&'a Value> {
-    json.pointer(pointer)
-        .ok_or_else(|| anyhow!("{pointer} is missing\n{}", out.describe()))
+    json.pointer(pointer).ok_or_else(|| anyhow!("{pointer} is missing\n{}", out.describe()))
 }
 
 fn str_of<'a>(value: &'a Value, pointer: &str, out: &Captured) -> Result<&'a str> {
-    value
-        .as_str()
-        .ok_or_else(|| anyhow!("{pointer} is {value}, not a string\n{}", out.describe()))
+    value.as_str().ok_or_else(|| anyhow!("{pointer} is {value}, not a string\n{}", out.describe()))
 }
 
 fn expect_str(value: &Value, expected: &str, pointer: &str, out: &Captured) -> Result<()> {
@@ -386,19 +424,13 @@ fn expect_str(value: &Value, expected: &str, pointer: &str, out: &Captured) -> R
 
 fn api_of(value: &Value, pointer: &str, out: &Captured) -> Result<ApiVersion> {
     let text = str_of(value, pointer, out)?;
-    ApiVersion::parse(text).with_context(|| {
-        format!(
-            "{pointer} {text:?} is not an API version\n{}",
-            out.describe()
-        )
-    })
+    ApiVersion::parse(text)
+        .with_context(|| format!("{pointer} {text:?} is not an API version\n{}", out.describe()))
 }
 
 /// Time since the epoch; the daemon and the CLI share this clock.
 fn unix_now() -> Result<Duration> {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("the clock is before 1970")
+    SystemTime::now().duration_since(UNIX_EPOCH).context("the clock is before 1970")
 }
 
 /// `major.minor`, ordered numerically (1.9 < 1.10).

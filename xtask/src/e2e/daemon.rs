@@ -67,14 +67,8 @@ impl Daemon {
                 command.env_remove(&key);
             }
         }
-        println!(
-            "$ {} >{} 2>&1",
-            cmd::display(&command),
-            layout.log.display()
-        );
-        let child = command
-            .spawn()
-            .with_context(|| format!("starting {}", berthd.display()))?;
+        println!("$ {} >{} 2>&1", cmd::display(&command), layout.log.display());
+        let child = command.spawn().with_context(|| format!("starting {}", berthd.display()))?;
         Ok(Daemon {
             child: Some(child),
             socket: layout.socket.clone(),
@@ -110,11 +104,7 @@ impl Daemon {
                 bail!(
                     "berthd did not accept connections within {timeout:?} (unix socket {}: {})",
                     self.socket.display(),
-                    if unix_ready {
-                        "ok; tcp port: refused"
-                    } else {
-                        "not accepting"
-                    }
+                    if unix_ready { "ok; tcp port: refused" } else { "not accepting" }
                 );
             }
             thread::sleep(cmd::POLL);
@@ -184,9 +174,7 @@ pub(crate) fn signal_pidfile(pidfile: &Path, signal: Signal) -> Result<u32> {
 pub(crate) fn read_pidfile(pidfile: &Path) -> Result<u32> {
     let text =
         fs::read_to_string(pidfile).with_context(|| format!("reading {}", pidfile.display()))?;
-    text.trim()
-        .parse()
-        .with_context(|| format!("{} holds {text:?}, not a pid", pidfile.display()))
+    text.trim().parse().with_context(|| format!("{} holds {text:?}, not a pid", pidfile.display()))
 }
 
 /// The last `lines` lines of `path`, or why they cannot be read.

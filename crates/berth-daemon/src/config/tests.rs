@@ -9,10 +9,7 @@ use figment::providers::Env;
 use super::*;
 
 fn flags_with_file(path: &str) -> Flags {
-    Flags {
-        config_file: Some(PathBuf::from(path)),
-        ..Flags::default()
-    }
+    Flags { config_file: Some(PathBuf::from(path)), ..Flags::default() }
 }
 
 fn load_in(jail: &Jail, flags: &Flags) -> Result<Config, ConfigError> {
@@ -23,10 +20,7 @@ fn load_in(jail: &Jail, flags: &Flags) -> Result<Config, ConfigError> {
 #[test]
 fn missing_default_file_gives_defaults() {
     Jail::expect_with(|jail| {
-        let flags = Flags {
-            config_file: None,
-            ..Flags::default()
-        };
+        let flags = Flags { config_file: None, ..Flags::default() };
         // The default path may exist on a developer machine; only check the flag-free parts we own.
         let config = Config::load_with_env(&flags, Env::prefixed("BERTH_UNSET_PREFIX_"));
         if !Path::new(DEFAULT_CONFIG_FILE).exists() {
@@ -77,10 +71,7 @@ fn flag_and_file_conflict_names_the_key() {
         flags.debug = Some(true);
         let err = load_in(jail, &flags).expect_err("conflict");
         let text = err.to_string();
-        assert!(
-            text.contains("debug: (from flag: true, from file: false)"),
-            "{text}"
-        );
+        assert!(text.contains("debug: (from flag: true, from file: false)"), "{text}");
         Ok(())
     });
 }
@@ -118,19 +109,10 @@ fn bad_values_are_rejected_with_reasons() {
 #[test]
 fn cors_accepts_string_or_list() {
     Jail::expect_with(|jail| {
-        jail.create_file(
-            "daemon.json",
-            r#"{"api-cors-header": "https://a.example, *"}"#,
-        )?;
+        jail.create_file("daemon.json", r#"{"api-cors-header": "https://a.example, *"}"#)?;
         let c = load_in(jail, &flags_with_file("daemon.json")).expect("string");
-        assert_eq!(
-            c.api_cors_header,
-            vec!["https://a.example".to_owned(), "*".to_owned()]
-        );
-        jail.create_file(
-            "daemon.json",
-            r#"{"api-cors-header": ["https://b.example"]}"#,
-        )?;
+        assert_eq!(c.api_cors_header, vec!["https://a.example".to_owned(), "*".to_owned()]);
+        jail.create_file("daemon.json", r#"{"api-cors-header": ["https://b.example"]}"#)?;
         let c = load_in(jail, &flags_with_file("daemon.json")).expect("list");
         assert_eq!(c.api_cors_header, vec!["https://b.example".to_owned()]);
         Ok(())
@@ -139,10 +121,7 @@ fn cors_accepts_string_or_list() {
 
 #[test]
 fn tls_alone_implies_verify_unless_disabled() {
-    let mut c = Config {
-        tls: Some(true),
-        ..Config::default()
-    };
+    let mut c = Config { tls: Some(true), ..Config::default() };
     let dir = tempfile::tempdir().expect("tempdir");
     for name in ["ca.pem", "cert.pem", "key.pem"] {
         std::fs::write(dir.path().join(name), "x").expect("write");
@@ -154,12 +133,7 @@ fn tls_alone_implies_verify_unless_disabled() {
     c.tlsverify = Some(false);
     assert!(!c.tls_settings().expect("tls").verify);
     c.tlskey = Some(dir.path().join("missing.pem"));
-    assert!(
-        c.tls_settings()
-            .expect_err("missing key")
-            .to_string()
-            .contains("missing.pem")
-    );
+    assert!(c.tls_settings().expect_err("missing key").to_string().contains("missing.pem"));
 }
 
 #[test]
@@ -170,12 +144,5 @@ fn log_directive_follows_debug_and_level() {
     assert!(c.log_directive().starts_with("error,"));
     c.debug = true;
     assert!(c.log_directive().starts_with("debug,"));
-    assert_eq!(
-        Config {
-            shutdown_timeout: -1,
-            ..Config::default()
-        }
-        .shutdown_timeout(),
-        None
-    );
+    assert_eq!(Config { shutdown_timeout: -1, ..Config::default() }.shutdown_timeout(), None);
 }

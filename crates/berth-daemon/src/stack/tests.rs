@@ -38,26 +38,16 @@ fn stack_with(config: StackConfig) -> (Stack, tempfile::TempDir) {
         api_cors_header: config.cors_origins.clone(),
         ..Config::default()
     };
-    assert_eq!(
-        StackConfig::from(&cfg),
-        config,
-        "the daemon derives the stack config this way"
-    );
+    assert_eq!(StackConfig::from(&cfg), config, "the daemon derives the stack config this way");
+    let engine = Arc::new(berth_engine::Engine::unavailable("no containerd in unit tests"));
     let system = HostSystem::new(
         facts,
         Arc::new(ArcSwap::from_pointee(cfg)),
         EventBus::default(),
-        Arc::new(berth_engine::Engine::unavailable(
-            "no containerd in unit tests",
-        )),
+        Arc::clone(&engine),
     );
-    let stack = build(
-        &config,
-        &Backends {
-            system: Arc::new(system),
-        },
-    )
-    .expect("stack builds");
+    let stack = build(&config, &Backends { system: Arc::new(system), images: engine })
+        .expect("stack builds");
     (stack, dir)
 }
 
@@ -66,19 +56,12 @@ async fn send(stack: &Stack, method: Method, uri: &str, headers: &[(&str, &str)]
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let res = stack
-        .clone()
-        .oneshot(req.body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible");
+    let res =
+        stack.clone().oneshot(req.body(Body::empty()).expect("request")).await.expect("infallible");
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
 }
 
 async fn get(stack: &Stack, uri: &str) -> Answer {
@@ -97,15 +80,9 @@ async fn ping_has_dockerd_headers_with_and_without_prefix() {
         assert_eq!(a.header("docker-experimental"), Some("false"));
         assert_eq!(a.header("swarm"), Some("inactive"));
         assert_eq!(a.header("builder-version"), Some("2"));
-        assert_eq!(
-            a.header("cache-control"),
-            Some("no-cache, no-store, must-revalidate")
-        );
+        assert_eq!(a.header("cache-control"), Some("no-cache, no-store, must-revalidate"));
         assert_eq!(a.header("pragma"), Some("no-cache"));
-        assert!(
-            a.header("server").is_some_and(|s| s.starts_with("Berth/")),
-            "{uri}"
-        );
+        assert!(a.header("server").is_some_and(|s| s.starts_with("Berth/")), "{uri}");
     }
     let head = send(&stack, Method::HEAD, "/_ping", &[]).await;
     assert_eq!(head.status, StatusCode::OK);
@@ -141,10 +118,7 @@ async fn version_bounds_answer_400_with_dockerd_messages() {
 
     let older_json = get(&stack, "/v1.23/info").await;
     assert_eq!(older_json.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        older_json.header("content-type"),
-        Some("text/plain; charset=utf-8")
-    );
+    assert_eq!(older_json.header("content-type"), Some("text/plain; charset=utf-8"));
 }
 
 #[tokio::test]
@@ -162,20 +136,11 @@ async fn unknown_paths_and_methods_are_bare_404s() {
         let a = send(&stack, method.clone(), uri, &[]).await;
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{method} {uri}");
         if method != Method::HEAD {
-            assert_eq!(
-                a.body, "{\"message\":\"page not found\"}\n",
-                "{method} {uri}"
-            );
+            assert_eq!(a.body, "{\"message\":\"page not found\"}\n", "{method} {uri}");
         }
-        assert!(
-            a.header("api-version").is_none(),
-            "{method} {uri}: 404 passes no middleware"
-        );
+        assert!(a.header("api-version").is_none(), "{method} {uri}: 404 passes no middleware");
         assert!(a.header("server").is_none(), "{method} {uri}");
-        assert!(
-            a.header("allow").is_none(),
-            "{method} {uri}: dockerd sends no Allow"
-        );
+        assert!(a.header("allow").is_none(), "{method} {uri}: dockerd sends no Allow");
     }
 }
 
@@ -184,26 +149,25 @@ async fn routes_berth_lacks_answer_501_naming_them() {
     let (stack, _dir) = stack_with(StackConfig::default());
     let a = get(&stack, "/v1.51/containers/json").await;
     assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED);
-    let message = a.json()["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_default();
+    let message = a.json()["message"].as_str().map(str::to_owned).unwrap_or_default();
     assert!(message.contains("GET /containers/json"), "{message}");
-    let a = get(&stack, "/images/localhost:5000/team/app:1/json").await;
+    let a = get(&stack, "/volumes/team/vol:1").await;
     assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED);
+    // Image routes exist; without containerd the engine says why, with a 503.
+    let a = get(&stack, "/images/localhost:5000/team/app:1/json").await;
+    assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(a.json()["message"], "containerd is not available: no containerd in unit tests");
 }
 
 #[tokio::test]
 async fn options_anywhere_is_200() {
     let (stack, _dir) = stack_with(StackConfig::default());
-    for uri in ["/", "/containers/json", "/v1.51/anything/at/all"] {
+    for uri in
+        ["/", "/containers/json", "/v1.51/anything/at/all", "/version", "/images/busybox/json"]
+    {
         let a = send(&stack, Method::OPTIONS, uri, &[]).await;
         assert_eq!(a.status, StatusCode::OK, "{uri}");
-        assert_eq!(
-            a.header("api-version"),
-            Some("1.51"),
-            "OPTIONS passes the middleware"
-        );
+        assert_eq!(a.header("api-version"), Some("1.51"), "OPTIONS passes the middleware");
     }
 }
 
@@ -233,10 +197,7 @@ async fn bad_query_is_a_json_400() {
 
 #[tokio::test]
 async fn experimental_flag_is_reported() {
-    let (stack, _dir) = stack_with(StackConfig {
-        experimental: true,
-        ..StackConfig::default()
-    });
+    let (stack, _dir) = stack_with(StackConfig { experimental: true, ..StackConfig::default() });
     let a = get(&stack, "/version").await;
     assert_eq!(a.header("docker-experimental"), Some("true"));
     assert_eq!(a.json()["Experimental"], true);
@@ -245,61 +206,25 @@ async fn experimental_flag_is_reported() {
 #[tokio::test]
 async fn cors_allows_only_listed_origins() {
     let origins = vec!["https://ok.example".to_owned()];
-    let (stack, _dir) = stack_with(StackConfig {
-        cors_origins: origins,
-        ..StackConfig::default()
-    });
-    let allowed = send(
-        &stack,
-        Method::GET,
-        "/_ping",
-        &[("origin", "https://ok.example")],
-    )
-    .await;
-    assert_eq!(
-        allowed.header("access-control-allow-origin"),
-        Some("https://ok.example")
-    );
-    let denied = send(
-        &stack,
-        Method::GET,
-        "/_ping",
-        &[("origin", "https://evil.example")],
-    )
-    .await;
+    let (stack, _dir) = stack_with(StackConfig { cors_origins: origins, ..StackConfig::default() });
+    let allowed = send(&stack, Method::GET, "/_ping", &[("origin", "https://ok.example")]).await;
+    assert_eq!(allowed.header("access-control-allow-origin"), Some("https://ok.example"));
+    let denied = send(&stack, Method::GET, "/_ping", &[("origin", "https://evil.example")]).await;
     assert!(denied.header("access-control-allow-origin").is_none());
     let preflight = send(
         &stack,
         Method::OPTIONS,
         "/containers/json",
-        &[
-            ("origin", "https://ok.example"),
-            ("access-control-request-method", "POST"),
-        ],
+        &[("origin", "https://ok.example"), ("access-control-request-method", "POST")],
     )
     .await;
     assert_eq!(preflight.status, StatusCode::OK);
-    let methods = preflight
-        .header("access-control-allow-methods")
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        methods.contains("POST") && methods.contains("DELETE"),
-        "{methods}"
-    );
+    let methods = preflight.header("access-control-allow-methods").unwrap_or_default().to_owned();
+    assert!(methods.contains("POST") && methods.contains("DELETE"), "{methods}");
 
     let (plain, _dir) = stack_with(StackConfig::default());
-    let none = send(
-        &plain,
-        Method::GET,
-        "/_ping",
-        &[("origin", "https://ok.example")],
-    )
-    .await;
-    assert!(
-        none.header("access-control-allow-origin").is_none(),
-        "CORS off by default"
-    );
+    let none = send(&plain, Method::GET, "/_ping", &[("origin", "https://ok.example")]).await;
+    assert!(none.header("access-control-allow-origin").is_none(), "CORS off by default");
 }
 
 #[tokio::test]

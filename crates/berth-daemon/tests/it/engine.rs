@@ -19,28 +19,17 @@ async fn berthd_runs_and_stops_its_own_containerd() {
     let info = daemon.get("/info").await.json();
     assert_eq!(info["Driver"], "overlayfs");
     assert_eq!(info["Images"], 0);
-    assert!(
-        info["ContainerdCommit"]["ID"]
-            .as_str()
-            .is_some_and(|s| !s.is_empty()),
-        "{info}"
-    );
+    assert!(info["ContainerdCommit"]["ID"].as_str().is_some_and(|s| !s.is_empty()), "{info}");
 
     let pidfile = daemon.dir.path().join("exec/containerd/containerd.pid");
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .expect("containerd pidfile")
-        .trim()
-        .parse()
-        .expect("pid");
+    let pid: i32 =
+        std::fs::read_to_string(&pidfile).expect("containerd pidfile").trim().parse().expect("pid");
     let pid = nix::unistd::Pid::from_raw(pid);
     assert!(nix::sys::signal::kill(pid, None).is_ok(), "containerd runs");
 
     let status = daemon.stop().await;
     assert!(status.success(), "{status}: {}", daemon.log());
-    assert!(
-        nix::sys::signal::kill(pid, None).is_err(),
-        "containerd stopped with berthd"
-    );
+    assert!(nix::sys::signal::kill(pid, None).is_err(), "containerd stopped with berthd");
 }
 
 #[tokio::test]
@@ -48,13 +37,7 @@ async fn without_containerd_the_daemon_serves_and_says_why() {
     let daemon = Daemon::start(&[]).await;
     let info = daemon.get("/info").await.json();
     let warnings = info["Warnings"].to_string();
-    assert!(
-        warnings.contains("containerd is not available"),
-        "{warnings}"
-    );
+    assert!(warnings.contains("containerd is not available"), "{warnings}");
     assert_eq!(info["Driver"], "");
-    assert!(
-        daemon.log().contains("containerd is not available"),
-        "logged once at start"
-    );
+    assert!(daemon.log().contains("containerd is not available"), "logged once at start");
 }

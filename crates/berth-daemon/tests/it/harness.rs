@@ -97,11 +97,7 @@ impl Daemon {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("berthd exited early ({status}): {}", self.log());
             }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "berthd never answered: {}",
-                self.log()
-            );
+            assert!(start.elapsed() < DEADLINE, "berthd never answered: {}", self.log());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -125,9 +121,7 @@ impl Daemon {
     }
 
     pub(crate) async fn get(&self, path: &str) -> Response {
-        request(&self.socket, "GET", path, None)
-            .await
-            .expect("request")
+        request(&self.socket, "GET", path, None).await.expect("request")
     }
 }
 
@@ -200,10 +194,7 @@ where
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "berth");
+    let mut builder = http::Request::builder().method(method).uri(path).header("host", "berth");
     if body.is_some() {
         builder = builder.header("content-type", "application/json");
     }
@@ -212,9 +203,5 @@ where
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = res.into_body().collect().await?.to_bytes();
-    Ok(Response {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
+    Ok(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
 }

@@ -14,12 +14,7 @@ async fn unix_socket_is_0660_with_the_requested_group_and_serves_the_api() {
 
     let ping = daemon.get("/_ping").await;
     assert_eq!(ping.body, "OK");
-    assert_eq!(
-        ping.headers
-            .get("api-version")
-            .and_then(|v| v.to_str().ok()),
-        Some("1.51")
-    );
+    assert_eq!(ping.headers.get("api-version").and_then(|v| v.to_str().ok()), Some("1.51"));
     let version = daemon.get("/v1.41/version").await.json();
     assert_eq!(version["Version"], env!("CARGO_PKG_VERSION"));
     let info = daemon.get("/info").await.json();
@@ -29,16 +24,9 @@ async fn unix_socket_is_0660_with_the_requested_group_and_serves_the_api() {
     assert_eq!(info["ID"], id.trim());
 
     let status = daemon.stop().await;
-    assert!(
-        status.success(),
-        "graceful exit: {status}: {}",
-        daemon.log()
-    );
+    assert!(status.success(), "graceful exit: {status}: {}", daemon.log());
     assert!(!daemon.socket.exists(), "socket removed on shutdown");
-    assert!(
-        !daemon.dir.path().join("berthd.pid").exists(),
-        "pidfile removed"
-    );
+    assert!(!daemon.dir.path().join("berthd.pid").exists(), "pidfile removed");
 }
 
 #[tokio::test]
@@ -55,11 +43,7 @@ async fn a_live_socket_is_never_stolen_but_a_stale_one_is_replaced() {
     assert!(!out.status.success(), "second daemon must refuse");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("already"), "clear reason: {stderr}");
-    assert_eq!(
-        daemon.get("/_ping").await.body,
-        "OK",
-        "first daemon unharmed"
-    );
+    assert_eq!(daemon.get("/_ping").await.body, "OK", "first daemon unharmed");
 
     // A stale socket file (bound, then the listener dropped) is removed and reused.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -68,13 +52,7 @@ async fn a_live_socket_is_never_stolen_but_a_stale_one_is_replaced() {
     drop(std::os::unix::net::UnixListener::bind(&stale).expect("bind"));
     assert!(stale.exists());
     let fresh = Daemon::start_in(dir, &[]).await;
-    assert_eq!(
-        request(&fresh.socket, "GET", "/_ping", None)
-            .await
-            .expect("ping")
-            .body,
-        "OK"
-    );
+    assert_eq!(request(&fresh.socket, "GET", "/_ping", None).await.expect("ping").body, "OK");
 }
 
 #[tokio::test]
@@ -90,11 +68,7 @@ async fn validate_checks_the_configuration_and_exits() {
     };
     std::fs::write(&config, r#"{"debug": true, "labels": ["team=infra"]}"#).expect("write");
     let ok = run(&[]);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stderr).contains("configuration OK"));
 
     let conflict = run(&["--debug"]);
@@ -110,10 +84,7 @@ async fn validate_checks_the_configuration_and_exits() {
         .args(["--validate", "--config-file", "/nonexistent/daemon.json"])
         .output()
         .expect("run");
-    assert!(
-        !missing.status.success(),
-        "an explicit config file must exist"
-    );
+    assert!(!missing.status.success(), "an explicit config file must exist");
 }
 
 #[tokio::test]
@@ -125,10 +96,7 @@ async fn shutdown_waits_for_in_flight_requests_and_ends_event_streams() {
     // Wait until the daemon counts the listener, so the stream is really open.
     let start = std::time::Instant::now();
     while daemon.get("/info").await.json()["NEventsListener"] != 1 {
-        assert!(
-            start.elapsed() < crate::harness::DEADLINE,
-            "events listener never registered"
-        );
+        assert!(start.elapsed() < crate::harness::DEADLINE, "events listener never registered");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let began = std::time::Instant::now();
@@ -138,10 +106,7 @@ async fn shutdown_waits_for_in_flight_requests_and_ends_event_streams() {
         began.elapsed() < std::time::Duration::from_secs(10),
         "did not wait for the 15 s timeout"
     );
-    let events = watcher
-        .await
-        .expect("join")
-        .expect("events answered 200 and ended");
+    let events = watcher.await.expect("join").expect("events answered 200 and ended");
     assert_eq!(events.status, 200);
 }
 
@@ -159,9 +124,7 @@ async fn json_log_format_writes_one_json_object_per_line() {
         assert!(value.get("level").is_some(), "{line}");
     }
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("\"path\":\"/_ping\"") && l.contains("request_id")),
+        lines.iter().any(|l| l.contains("\"path\":\"/_ping\"") && l.contains("request_id")),
         "debug logs carry the request span: {log}"
     );
 }

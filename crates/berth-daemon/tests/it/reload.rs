@@ -16,10 +16,7 @@ const RELOADS: usize = 20;
 const CLIENTS: usize = 8;
 
 fn unix_seconds() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs_f64()
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs_f64()
 }
 
 /// A client on one keep-alive connection, sending requests until `stop`.
@@ -79,14 +76,9 @@ async fn reload_events_since(daemon: &Daemon, since: f64) -> Vec<serde_json::Val
         "/events?since={since:.9}&until={:.9}&filters=%7B%22type%22%3A%5B%22daemon%22%5D%7D",
         unix_seconds()
     );
-    let res = request(&daemon.socket, "GET", &path, None)
-        .await
-        .expect("events");
+    let res = request(&daemon.socket, "GET", &path, None).await.expect("events");
     assert_eq!(res.status, 200, "{}", res.body);
-    res.body
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("event JSON"))
-        .collect()
+    res.body.lines().map(|l| serde_json::from_str(l).expect("event JSON")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,31 +91,19 @@ async fn twenty_reloads_under_load_lose_no_request() {
     let failed = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            tokio::spawn(hammer(
-                daemon.socket.clone(),
-                stop.clone(),
-                ok.clone(),
-                failed.clone(),
-            ))
+            tokio::spawn(hammer(daemon.socket.clone(), stop.clone(), ok.clone(), failed.clone()))
         })
         .collect();
 
     for i in 0..RELOADS {
         let debug = i % 2 == 0;
-        std::fs::write(
-            &config,
-            format!(r#"{{"debug": {debug}, "labels": ["reload={i}"]}}"#),
-        )
-        .expect("write config");
+        std::fs::write(&config, format!(r#"{{"debug": {debug}, "labels": ["reload={i}"]}}"#))
+            .expect("write config");
         daemon.signal(Signal::SIGHUP);
         // Signals coalesce: wait until this reload is announced before sending the next.
         let start = Instant::now();
         while reload_events_since(&daemon, since).await.len() < i + 1 {
-            assert!(
-                start.elapsed() < DEADLINE,
-                "reload {i} never happened: {}",
-                daemon.log()
-            );
+            assert!(start.elapsed() < DEADLINE, "reload {i} never happened: {}", daemon.log());
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -139,19 +119,11 @@ async fn twenty_reloads_under_load_lose_no_request() {
     assert_eq!(last["labels"], format!(r#"["reload={}"]"#, RELOADS - 1));
 
     let info = daemon.get("/info").await.json();
-    assert_eq!(
-        info["Labels"][0],
-        format!("reload={}", RELOADS - 1),
-        "last reload applied"
-    );
+    assert_eq!(info["Labels"][0], format!("reload={}", RELOADS - 1), "last reload applied");
     assert_eq!(info["Debug"], false);
 
     let served = ok.load(Ordering::Relaxed);
-    assert_eq!(
-        failed.load(Ordering::Relaxed),
-        0,
-        "{served} requests served, some failed"
-    );
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "{served} requests served, some failed");
     assert!(served > 0, "the clients made requests");
 }
 
@@ -168,9 +140,7 @@ async fn an_invalid_file_on_reload_keeps_the_running_configuration() {
     }
     let ping = daemon.get("/_ping").await;
     assert_eq!(
-        ping.headers
-            .get("docker-experimental")
-            .and_then(|v| v.to_str().ok()),
+        ping.headers.get("docker-experimental").and_then(|v| v.to_str().ok()),
         Some("true"),
         "experimental reloaded"
     );
@@ -182,13 +152,6 @@ async fn an_invalid_file_on_reload_keeps_the_running_configuration() {
         assert!(start.elapsed() < DEADLINE, "bad reload not reported");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(
-        daemon.log().contains("unknown-key"),
-        "the log names the key"
-    );
-    assert_eq!(
-        daemon.get("/info").await.json()["Labels"][0],
-        "good=1",
-        "old config kept"
-    );
+    assert!(daemon.log().contains("unknown-key"), "the log names the key");
+    assert_eq!(daemon.get("/info").await.json()["Labels"][0], "good=1", "old config kept");
 }

@@ -14,10 +14,7 @@ async fn silent_and_half_sent_requests_do_not_stall_other_clients() {
     // One client connects and says nothing; another sends half a request line and stops.
     let _silent = UnixStream::connect(&daemon.socket).await.expect("connect");
     let mut partial = UnixStream::connect(&daemon.socket).await.expect("connect");
-    partial
-        .write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .expect("write");
+    partial.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n").await.expect("write");
     for _ in 0..20 {
         let ping = tokio::time::timeout(Duration::from_secs(5), daemon.get("/_ping")).await;
         assert_eq!(ping.expect("served while others stall").body, "OK");
@@ -43,10 +40,7 @@ async fn running_out_of_file_descriptors_backs_off_and_recovers() {
         .expect("spawn berthd under prlimit");
     let start = Instant::now();
     while request(&socket, "GET", "/_ping", None).await.is_err() {
-        assert!(
-            child.try_wait().expect("try_wait").is_none(),
-            "berthd exited"
-        );
+        assert!(child.try_wait().expect("try_wait").is_none(), "berthd exited");
         assert!(start.elapsed() < DEADLINE, "berthd never answered");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -55,19 +49,11 @@ async fn running_out_of_file_descriptors_backs_off_and_recovers() {
     // Hold far more connections than the daemon can accept.
     let mut held = Vec::new();
     for _ in 0..80 {
-        held.push(
-            UnixStream::connect(&socket)
-                .await
-                .expect("the backlog takes the connection"),
-        );
+        held.push(UnixStream::connect(&socket).await.expect("the backlog takes the connection"));
     }
     let start = Instant::now();
     while !read_log().contains("accept failed; backing off") {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "no EMFILE back-off logged: {}",
-            read_log()
-        );
+        assert!(start.elapsed() < DEADLINE, "no EMFILE back-off logged: {}", read_log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(
@@ -78,20 +64,14 @@ async fn running_out_of_file_descriptors_backs_off_and_recovers() {
     drop(held);
     let start = Instant::now();
     loop {
-        if let Ok(Ok(res)) = tokio::time::timeout(
-            Duration::from_secs(2),
-            request(&socket, "GET", "/_ping", None),
-        )
-        .await
+        if let Ok(Ok(res)) =
+            tokio::time::timeout(Duration::from_secs(2), request(&socket, "GET", "/_ping", None))
+                .await
             && res.body == "OK"
         {
             break;
         }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "daemon did not recover: {}",
-            read_log()
-        );
+        assert!(start.elapsed() < DEADLINE, "daemon did not recover: {}", read_log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let _ = child.kill();

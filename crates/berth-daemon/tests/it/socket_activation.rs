@@ -23,11 +23,7 @@ async fn run_activated(host: &str) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("berthd.log")).expect("log"));
-    cmd.fd_mappings(vec![FdMapping {
-        parent_fd: fd,
-        child_fd: 3,
-    }])
-    .expect("fd mapping");
+    cmd.fd_mappings(vec![FdMapping { parent_fd: fd, child_fd: 3 }]).expect("fd mapping");
     let mut child = cmd.spawn().expect("spawn");
     let start = std::time::Instant::now();
     let ping = loop {
@@ -35,14 +31,8 @@ async fn run_activated(host: &str) {
             break res;
         }
         let log = std::fs::read_to_string(dir.path().join("berthd.log")).unwrap_or_default();
-        assert!(
-            child.try_wait().expect("try_wait").is_none(),
-            "berthd exited: {log}"
-        );
-        assert!(
-            start.elapsed() < DEADLINE,
-            "no answer on the activated socket: {log}"
-        );
+        assert!(child.try_wait().expect("try_wait").is_none(), "berthd exited: {log}");
+        assert!(start.elapsed() < DEADLINE, "no answer on the activated socket: {log}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     assert_eq!(ping.body, "OK");
@@ -74,8 +64,5 @@ async fn fd_without_activation_fails_clearly() {
         .expect("run");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("no sockets found via socket activation"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("no sockets found via socket activation"), "{stderr}");
 }

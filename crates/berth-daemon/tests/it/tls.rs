@@ -27,9 +27,7 @@ fn issue(
     let mut params =
         CertificateParams::new(sans.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
             .expect("params");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "berth-it");
+    params.distinguished_name.push(DnType::CommonName, "berth-it");
     params.extended_key_usages = vec![usage];
     let key = KeyPair::generate().expect("key");
     let cert = params.signed_by(&key, ca).expect("sign");
@@ -39,24 +37,15 @@ fn issue(
 fn write_pki(dir: &std::path::Path) -> Certs {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "berth-it CA");
+    params.distinguished_name.push(DnType::CommonName, "berth-it CA");
     let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("ca");
-    let (server_pem, server_key, _) = issue(
-        &ca,
-        &["localhost", "127.0.0.1"],
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
+    let (server_pem, server_key, _) =
+        issue(&ca, &["localhost", "127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth);
     let (_, client_key, client_cert) = issue(&ca, &[], ExtendedKeyUsagePurpose::ClientAuth);
     std::fs::write(dir.join("ca.pem"), ca.pem()).expect("ca.pem");
     std::fs::write(dir.join("server-cert.pem"), server_pem).expect("cert");
     std::fs::write(dir.join("server-key.pem"), server_key).expect("key");
-    Certs {
-        ca,
-        client_cert,
-        client_key,
-    }
+    Certs { ca, client_cert, client_key }
 }
 
 async fn connect(
@@ -74,17 +63,13 @@ async fn connect(
     .with_root_certificates(roots);
     let config = if with_client_cert {
         let key = PrivateKeyDer::from_pem_slice(certs.client_key.as_bytes()).expect("key");
-        builder
-            .with_client_auth_cert(vec![certs.client_cert.clone()], key)
-            .expect("client auth")
+        builder.with_client_auth_cert(vec![certs.client_cert.clone()], key).expect("client auth")
     } else {
         builder.with_no_client_auth()
     };
     let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
     let name = ServerName::try_from("localhost").expect("name");
-    TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
+    TlsConnector::from(Arc::new(config)).connect(name, tcp).await
 }
 
 #[tokio::test]
@@ -112,12 +97,8 @@ async fn tlsverify_requires_a_client_certificate() {
     ];
     let daemon = Daemon::start_in(dir, &args).await;
 
-    let stream = connect(&certs, port, true)
-        .await
-        .expect("handshake with a client certificate");
-    let ping = send_over(stream, "GET", "/_ping", None)
-        .await
-        .expect("ping over TLS");
+    let stream = connect(&certs, port, true).await.expect("handshake with a client certificate");
+    let ping = send_over(stream, "GET", "/_ping", None).await.expect("ping over TLS");
     assert_eq!(ping.body, "OK");
 
     // Without a client certificate the handshake (or the first read after it, in TLS 1.3) fails.
@@ -130,9 +111,5 @@ async fn tlsverify_requires_a_client_certificate() {
     // Plain HTTP to the TLS port is not served either.
     let plain = TcpStream::connect(("127.0.0.1", port)).await.expect("tcp");
     assert!(send_over(plain, "GET", "/_ping", None).await.is_err());
-    assert_eq!(
-        daemon.get("/_ping").await.body,
-        "OK",
-        "unix listener unaffected"
-    );
+    assert_eq!(daemon.get("/_ping").await.body, "OK", "unix listener unaffected");
 }

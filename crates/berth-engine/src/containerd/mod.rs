@@ -50,9 +50,7 @@ pub struct Containerd {
 
 impl std::fmt::Debug for Containerd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Containerd")
-            .field("address", &self.address)
-            .finish_non_exhaustive()
+        f.debug_struct("Containerd").field("address", &self.address).finish_non_exhaustive()
     }
 }
 
@@ -60,22 +58,12 @@ impl Containerd {
     /// Connects to the containerd socket at `address`.
     pub async fn connect(address: &Path, namespace: &str) -> Result<Self, Error> {
         let channel = containerd_client::connect(address).await.map_err(|e| {
-            Error::unavailable(format!(
-                "cannot connect to containerd at {}",
-                address.display()
-            ))
-            .with_source(e)
+            Error::unavailable(format!("cannot connect to containerd at {}", address.display()))
+                .with_source(e)
         })?;
         let namespace = MetadataValue::try_from(namespace)
             .map_err(|_| Error::invalid(format!("invalid containerd namespace {namespace:?}")))?;
-        Ok(Self {
-            channel,
-            scope: Scope {
-                namespace,
-                lease: None,
-            },
-            address: address.to_owned(),
-        })
+        Ok(Self { channel, scope: Scope { namespace, lease: None }, address: address.to_owned() })
     }
 
     /// The socket this connection uses.
@@ -122,11 +110,7 @@ impl Containerd {
 
     /// containerd's version and revision.
     pub async fn server_version(&self) -> Result<(String, String), Error> {
-        let reply = self
-            .version()
-            .version(())
-            .await
-            .map_err(|s| status_error("version", s))?;
+        let reply = self.version().version(()).await.map_err(|s| status_error("version", s))?;
         let reply = reply.into_inner();
         Ok((reply.version, reply.revision))
     }
@@ -173,11 +157,7 @@ mod tests {
         for (code, status) in cases {
             let err = status_error("images.get", tonic::Status::new(code, "boom"));
             assert_eq!(err.status().as_u16(), status, "{code:?}");
-            assert!(
-                err.message().starts_with("images.get: "),
-                "{}",
-                err.message()
-            );
+            assert!(err.message().starts_with("images.get: "), "{}", err.message());
         }
     }
 }

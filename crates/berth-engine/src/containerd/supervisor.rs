@@ -82,10 +82,7 @@ enum Process {
 impl Process {
     fn pid(&self) -> Option<Pid> {
         match self {
-            Process::Child(c) => c
-                .id()
-                .and_then(|id| i32::try_from(id).ok())
-                .map(Pid::from_raw),
+            Process::Child(c) => c.id().and_then(|id| i32::try_from(id).ok()).map(Pid::from_raw),
             Process::Adopted(pid) => Some(*pid),
         }
     }
@@ -114,10 +111,7 @@ fn alive(pid: Pid) -> bool {
 fn is_zombie(pid: Pid) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
         .unwrap_or(false)
 }
 
@@ -170,18 +164,12 @@ fn create_dir(path: &Path, mode: u32) -> Result<(), Error> {
 
 /// A containerd from a previous berthd that is still alive and answering.
 async fn adopt(config: &SupervisorConfig, namespace: &str) -> Option<(Process, Containerd)> {
-    let pid: i32 = std::fs::read_to_string(config.pidfile())
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let pid: i32 = std::fs::read_to_string(config.pidfile()).ok()?.trim().parse().ok()?;
     let pid = Pid::from_raw(pid);
     if !alive(pid) {
         return None;
     }
-    let conn = Containerd::connect(&config.address(), namespace)
-        .await
-        .ok()?;
+    let conn = Containerd::connect(&config.address(), namespace).await.ok()?;
     conn.server_version().await.ok()?;
     tracing::info!(%pid, "containerd from a previous run is still running; adopting it");
     Some((Process::Adopted(pid), conn))
@@ -192,12 +180,8 @@ async fn spawn_ready(
     namespace: &str,
 ) -> Result<(Process, Containerd), Error> {
     let io_err = |what: &str, e: std::io::Error| Error::system(what.to_owned()).with_source(e);
-    std::fs::write(config.config_path(), config.config_toml()).map_err(|e| {
-        io_err(
-            &format!("cannot write {}", config.config_path().display()),
-            e,
-        )
-    })?;
+    std::fs::write(config.config_path(), config.config_toml())
+        .map_err(|e| io_err(&format!("cannot write {}", config.config_path().display()), e))?;
     // A stale socket would make the readiness check connect to nothing.
     let _ = std::fs::remove_file(config.address());
     let log = std::fs::OpenOptions::new()
@@ -205,9 +189,7 @@ async fn spawn_ready(
         .append(true)
         .open(config.log_path())
         .map_err(|e| io_err(&format!("cannot open {}", config.log_path().display()), e))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| io_err("cannot duplicate the log file", e))?;
+    let log_err = log.try_clone().map_err(|e| io_err("cannot duplicate the log file", e))?;
     let child = Command::new(&config.binary)
         .arg("--config")
         .arg(config.config_path())
@@ -307,10 +289,7 @@ async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
 async fn terminate(process: &mut Process) {
     let Some(pid) = process.pid() else { return };
     let _ = kill(pid, Signal::SIGTERM);
-    if tokio::time::timeout(STOP_TIMEOUT, process.exited())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(STOP_TIMEOUT, process.exited()).await.is_err() {
         tracing::warn!(%pid, "containerd did not stop within {STOP_TIMEOUT:?}; killing it");
         let _ = kill(pid, Signal::SIGKILL);
         let _ = process.exited().await;
@@ -322,9 +301,5 @@ fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().rev().take(5).collect();
     let tail: Vec<&str> = lines.into_iter().rev().collect();
-    if tail.is_empty() {
-        format!("(nothing in {})", path.display())
-    } else {
-        tail.join(" | ")
-    }
+    if tail.is_empty() { format!("(nothing in {})", path.display()) } else { tail.join(" | ") }
 }

@@ -89,7 +89,9 @@ impl ImageBackend for Engine {
             if !filter(&entry, &summary, filters)? {
                 continue;
             }
-            if before.is_some_and(|b| summary.created >= b) || since.is_some_and(|s| summary.created <= s) {
+            if before.is_some_and(|b| summary.created >= b)
+                || since.is_some_and(|s| summary.created <= s)
+            {
                 continue;
             }
             out.push(summary);
@@ -112,13 +114,19 @@ impl ImageBackend for Engine {
         let target = target.with_default_tag();
         let text = target.to_string();
         let (repo, tag) = match target.tag() {
-            Some(tag) => (text.trim_end_matches(&format!(":{tag}")).to_owned(), Some(tag.to_owned())),
+            Some(tag) => {
+                (text.trim_end_matches(&format!(":{tag}")).to_owned(), Some(tag.to_owned()))
+            }
             None => (text, None),
         };
         ops::tag(self.images()?, source, &repo, tag.as_deref()).await
     }
 
-    async fn remove(&self, name: &str, options: ImageRemoveOptions) -> Result<Vec<ImageDeleteItem>> {
+    async fn remove(
+        &self,
+        name: &str,
+        options: ImageRemoveOptions,
+    ) -> Result<Vec<ImageDeleteItem>> {
         ops::remove(self.images()?, name, options.force).await
     }
 
@@ -131,7 +139,13 @@ impl ImageBackend for Engine {
         let name = options.reference.map(|r| r.with_default_tag().to_string());
         let id = import(
             store,
-            ImportRequest { body, name, changes: options.changes, message: options.message, source: "-".to_owned() },
+            ImportRequest {
+                body,
+                name,
+                changes: options.changes,
+                message: options.message,
+                source: "-".to_owned(),
+            },
         )
         .await?;
         Ok(futures_util::stream::iter([Ok(ProgressMessage::status("", id))]).boxed())
@@ -162,7 +176,11 @@ impl ImageBackend for Engine {
         Err(not_yet("image prune"))
     }
 
-    async fn distribution_inspect(&self, _reference: Reference, _auth: AuthConfig) -> Result<DistributionInspect> {
+    async fn distribution_inspect(
+        &self,
+        _reference: Reference,
+        _auth: AuthConfig,
+    ) -> Result<DistributionInspect> {
         self.images()?;
         Err(not_yet("distribution inspect (it needs a registry client)"))
     }

@@ -22,7 +22,12 @@ async fn engine(ctrd: &TestContainerd) -> Engine {
     .await
 }
 
-async fn import(engine: &Engine, name: Option<&str>, files: &[(&str, &str)], changes: &[&str]) -> String {
+async fn import(
+    engine: &Engine,
+    name: Option<&str>,
+    files: &[(&str, &str)],
+    changes: &[&str],
+) -> String {
     let body = futures_util::stream::iter([Ok(tarball(files))]).boxed();
     let options = ImageImportOptions {
         source: ImportSource::Body(body),
@@ -47,7 +52,8 @@ async fn list_inspect_history_tag_remove() {
     let engine = engine(&ctrd).await;
     assert!(engine.unavailable_reason().is_none());
 
-    let a = import(&engine, Some("alpha"), &[("a", "1")], &[r#"LABEL tier=web"#, r#"CMD ["sh"]"#]).await;
+    let a = import(&engine, Some("alpha"), &[("a", "1")], &[r#"LABEL tier=web"#, r#"CMD ["sh"]"#])
+        .await;
     let b = import(&engine, Some("beta:2"), &[("b", "22")], &[]).await;
     let dangling = import(&engine, None, &[("c", "333")], &[]).await;
 
@@ -62,13 +68,16 @@ async fn list_inspect_history_tag_remove() {
         let engine = &engine;
         let f = filters(f);
         async move {
-            let list = engine.list(ImageListOptions { filters: f, ..Default::default() }).await.expect("list");
+            let list = engine
+                .list(ImageListOptions { filters: f, ..Default::default() })
+                .await
+                .expect("list");
             list.into_iter().map(|s| s.id).collect::<Vec<_>>()
         }
     };
-    assert_eq!(only(r#"{"dangling":["true"]}"#).await, [dangling.clone()]);
-    assert_eq!(only(r#"{"label":["tier=web"]}"#).await, [a.clone()]);
-    assert_eq!(only(r#"{"reference":["bet*"]}"#).await, [b.clone()]);
+    assert_eq!(only(r#"{"dangling":["true"]}"#).await, [dangling.as_str()]);
+    assert_eq!(only(r#"{"label":["tier=web"]}"#).await, [a.as_str()]);
+    assert_eq!(only(r#"{"reference":["bet*"]}"#).await, [b.as_str()]);
     assert!(only(r#"{"reference":["nothing"]}"#).await.is_empty());
 
     let inspect = engine.inspect("alpha", ImageInspectOptions::default()).await.expect("inspect");
@@ -78,7 +87,8 @@ async fn list_inspect_history_tag_remove() {
     assert_eq!(inspect.root_fs.layers.len(), 1);
     assert_eq!(inspect.os, "linux");
     assert!(inspect.created.is_some());
-    let missing = engine.inspect("nope", ImageInspectOptions::default()).await.expect_err("missing");
+    let missing =
+        engine.inspect("nope", ImageInspectOptions::default()).await.expect_err("missing");
     assert_eq!((missing.kind(), missing.message()), (ErrorKind::NotFound, "No such image: nope"));
 
     let history = engine.history("alpha", None).await.expect("history");
@@ -87,7 +97,10 @@ async fn list_inspect_history_tag_remove() {
     assert_eq!(history[0].comment, "Imported from -");
 
     // Tag into a second repository; removal by ID then needs force.
-    engine.tag("alpha", Reference::parse_normalized("localhost:5000/team/alpha:v1").expect("ref")).await.expect("tag");
+    engine
+        .tag("alpha", Reference::parse_normalized("localhost:5000/team/alpha:v1").expect("ref"))
+        .await
+        .expect("tag");
     let tagged = engine.inspect(&a, ImageInspectOptions::default()).await.expect("by id");
     assert_eq!(tagged.repo_tags, ["alpha:latest", "localhost:5000/team/alpha:v1"]);
     let conflict = engine.remove(&a, ImageRemoveOptions::default()).await.expect_err("needs force");
@@ -97,12 +110,21 @@ async fn list_inspect_history_tag_remove() {
     // By reference: untag only, the image stays while another name points at it.
     let items = engine.remove("alpha", ImageRemoveOptions::default()).await.expect("untag");
     assert_eq!(items, [ImageDeleteItem::Untagged("alpha:latest".into())]);
-    let items = engine.remove("localhost:5000/team/alpha:v1", ImageRemoveOptions::default()).await.expect("last tag");
+    let items = engine
+        .remove("localhost:5000/team/alpha:v1", ImageRemoveOptions::default())
+        .await
+        .expect("last tag");
     assert_eq!(
         items,
-        [ImageDeleteItem::Untagged("localhost:5000/team/alpha:v1".into()), ImageDeleteItem::Deleted(a.clone())]
+        [
+            ImageDeleteItem::Untagged("localhost:5000/team/alpha:v1".into()),
+            ImageDeleteItem::Deleted(a.clone())
+        ]
     );
-    let items = engine.remove(&dangling[7..19], ImageRemoveOptions::default()).await.expect("dangling by short id");
+    let items = engine
+        .remove(&dangling[7..19], ImageRemoveOptions::default())
+        .await
+        .expect("dangling by short id");
     assert_eq!(items, [ImageDeleteItem::Deleted(dangling.clone())]);
     let left = engine.list(ImageListOptions::default()).await.expect("list");
     assert_eq!(left.iter().map(|s| s.id.clone()).collect::<Vec<_>>(), [b]);

@@ -26,16 +26,11 @@ pub(crate) fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Resu
         if change.is_empty() {
             continue;
         }
-        let (instr, rest) = change
-            .split_once(char::is_whitespace)
-            .unwrap_or((change, ""));
+        let (instr, rest) = change.split_once(char::is_whitespace).unwrap_or((change, ""));
         let instr = instr.to_ascii_uppercase();
         let rest = rest.trim();
         if !ALLOWED.contains(&instr.as_str()) {
-            return Err(Error::invalid(format!(
-                "{} is not a valid change command",
-                instr
-            )));
+            return Err(Error::invalid(format!("{} is not a valid change command", instr)));
         }
         match instr.as_str() {
             "CMD" => {
@@ -71,11 +66,8 @@ pub(crate) fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Resu
             "EXPOSE" => {
                 let ports = config.entry("ExposedPorts").or_insert_with(|| json!({}));
                 for port in rest.split_whitespace() {
-                    let port = if port.contains('/') {
-                        port.to_owned()
-                    } else {
-                        format!("{port}/tcp")
-                    };
+                    let port =
+                        if port.contains('/') { port.to_owned() } else { format!("{port}/tcp") };
                     let (number, proto) = port.split_once('/').unwrap_or((&port, "tcp"));
                     let valid_number = number.split('-').all(|p| p.parse::<u16>().is_ok());
                     if !valid_number || !matches!(proto, "tcp" | "udp" | "sctp") {
@@ -118,9 +110,7 @@ pub(crate) fn apply(config: &mut Map<String, Value>, changes: &[String]) -> Resu
             _ => {}
         }
         if rest.is_empty() && !matches!(instr.as_str(), "CMD" | "ENTRYPOINT") {
-            return Err(Error::invalid(format!(
-                "{instr} requires at least one argument"
-            )));
+            return Err(Error::invalid(format!("{instr} requires at least one argument")));
         }
     }
     Ok(())
@@ -143,9 +133,7 @@ fn command(rest: &str) -> Result<Vec<String>, Error> {
 fn pairs(instr: &str, rest: &str) -> Result<Vec<(String, String)>, Error> {
     let words = split_quoted(rest);
     if words.is_empty() {
-        return Err(Error::invalid(format!(
-            "{instr} requires at least one argument"
-        )));
+        return Err(Error::invalid(format!("{instr} requires at least one argument")));
     }
     if !words[0].contains('=') {
         let (key, value) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
@@ -155,9 +143,7 @@ fn pairs(instr: &str, rest: &str) -> Result<Vec<(String, String)>, Error> {
         .into_iter()
         .map(|w| match w.split_once('=') {
             Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-            _ => Err(Error::invalid(format!(
-                "{instr} names can not be blank: {w:?}"
-            ))),
+            _ => Err(Error::invalid(format!("{instr} names can not be blank: {w:?}"))),
         })
         .collect()
 }

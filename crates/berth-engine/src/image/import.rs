@@ -66,28 +66,20 @@ async fn import_in(
         annotations: HashMap::new(),
     };
     // Uncompressed: the blob digest is the diff ID.
-    let unpacked = unpack::unpack(
-        conn,
-        &[Layer {
-            blob: blob.clone(),
-            diff_id: layer.digest.clone(),
-        }],
-    )
-    .await
-    .map_err(|e| match e.kind() {
-        berth_api::ErrorKind::System => {
-            Error::invalid(format!("import: not a valid tar archive: {e}"))
-        }
-        _ => e,
-    })?;
+    let unpacked =
+        unpack::unpack(conn, &[Layer { blob: blob.clone(), diff_id: layer.digest.clone() }])
+            .await
+            .map_err(|e| match e.kind() {
+                berth_api::ErrorKind::System => {
+                    Error::invalid(format!("import: not a valid tar archive: {e}"))
+                }
+                _ => e,
+            })?;
     let (chain, disk_size) = unpacked.first().cloned().unwrap_or_default();
 
     let created = rfc3339_now()?;
-    let message = if req.message.is_empty() {
-        format!("Imported from {}", req.source)
-    } else {
-        req.message
-    };
+    let message =
+        if req.message.is_empty() { format!("Imported from {}", req.source) } else { req.message };
     let config = json!({
         "architecture": crate::go_arch(),
         "comment": message,
@@ -100,10 +92,8 @@ async fn import_in(
     let config_bytes = Bytes::from(
         serde_json::to_vec(&config).map_err(|e| Error::system("encode config").with_source(e))?,
     );
-    let config_labels = HashMap::from([(
-        format!("containerd.io/gc.ref.snapshot.{SNAPSHOTTER}"),
-        chain.clone(),
-    )]);
+    let config_labels =
+        HashMap::from([(format!("containerd.io/gc.ref.snapshot.{SNAPSHOTTER}"), chain.clone())]);
     let config_blob = content::write_bytes(conn, config_bytes, config_labels).await?;
 
     let manifest = json!({
@@ -117,14 +107,8 @@ async fn import_in(
             .map_err(|e| Error::system("encode manifest").with_source(e))?,
     );
     let manifest_labels = HashMap::from([
-        (
-            "containerd.io/gc.ref.content.config".to_owned(),
-            config_blob.digest.clone(),
-        ),
-        (
-            "containerd.io/gc.ref.content.l.0".to_owned(),
-            blob.digest.clone(),
-        ),
+        ("containerd.io/gc.ref.content.config".to_owned(), config_blob.digest.clone()),
+        ("containerd.io/gc.ref.content.l.0".to_owned(), blob.digest.clone()),
     ]);
     let Written { digest, size } =
         content::write_bytes(conn, manifest_bytes, manifest_labels).await?;
@@ -135,10 +119,8 @@ async fn import_in(
         annotations: HashMap::new(),
     };
 
-    let labels = HashMap::from([(
-        super::LABEL_SIZE.to_owned(),
-        disk_size.max(layer.size).to_string(),
-    )]);
+    let labels =
+        HashMap::from([(super::LABEL_SIZE.to_owned(), disk_size.max(layer.size).to_string())]);
     let name = match req.name {
         Some(name) => name,
         None => format!("{}{}", super::DANGLING_PREFIX, config_blob.digest),

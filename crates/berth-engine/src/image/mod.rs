@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use berth_api::Error;
+use berth_api::image::Reference;
 use containerd_client::services::v1::{
     CreateImageRequest, DeleteImageRequest, GetImageRequest, Image as Record, ListImagesRequest,
     UpdateImageRequest,
 };
 use containerd_client::types::Descriptor;
-use berth_api::image::Reference;
 use serde_json::Value;
 
 use crate::containerd::{Containerd, status_error};
@@ -22,9 +22,9 @@ mod backend_tests;
 pub(crate) mod changes;
 pub(crate) mod import;
 pub(crate) mod ops;
-pub(crate) mod views;
 #[cfg(test)]
 mod store_tests;
+pub(crate) mod views;
 
 /// Name prefix of records that keep an untagged image alive (dockerd's `<none>:<none>`).
 pub(crate) const DANGLING_PREFIX: &str = "berth-dangling@";
@@ -35,8 +35,6 @@ pub(crate) const LABEL_SIZE: &str = "io.berth.size";
 
 pub(crate) const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub(crate) const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub(crate) const MEDIA_DOCKER_MANIFEST: &str =
-    "application/vnd.docker.distribution.manifest.v2+json";
 pub(crate) const MEDIA_DOCKER_LIST: &str =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 pub(crate) const MEDIA_OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
@@ -60,11 +58,7 @@ impl Resolved {
     pub(crate) fn diff_ids(&self) -> Vec<String> {
         self.config["rootfs"]["diff_ids"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     }
 }
@@ -79,17 +73,12 @@ pub(crate) struct Entry {
 impl Entry {
     /// The names of the records that are tags (not dangling keepers).
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.records
-            .iter()
-            .map(|r| r.name.as_str())
-            .filter(|n| !n.starts_with(DANGLING_PREFIX))
+        self.records.iter().map(|r| r.name.as_str()).filter(|n| !n.starts_with(DANGLING_PREFIX))
     }
 
     /// A label from whichever record has it.
     pub(crate) fn label(&self, key: &str) -> Option<&str> {
-        self.records
-            .iter()
-            .find_map(|r| r.labels.get(key).map(String::as_str))
+        self.records.iter().find_map(|r| r.labels.get(key).map(String::as_str))
     }
 }
 
@@ -120,10 +109,7 @@ pub(crate) struct Store {
 
 impl Store {
     pub(crate) fn new(conn: Containerd) -> Self {
-        Self {
-            conn,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Self { conn, cache: Mutex::new(HashMap::new()) }
     }
 
     pub(crate) fn conn(&self) -> &Containerd {
@@ -135,9 +121,7 @@ impl Store {
         let records = self
             .conn
             .images()
-            .list(ListImagesRequest {
-                filters: Vec::new(),
-            })
+            .list(ListImagesRequest { filters: Vec::new() })
             .await
             .map_err(|s| status_error("list images", s))?
             .into_inner()
@@ -156,10 +140,7 @@ impl Store {
             };
             by_id
                 .entry(image.id.clone())
-                .or_insert_with(|| Entry {
-                    image: Arc::clone(&image),
-                    records: Vec::new(),
-                })
+                .or_insert_with(|| Entry { image: Arc::clone(&image), records: Vec::new() })
                 .records
                 .push(record);
         }
@@ -174,15 +155,10 @@ impl Store {
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
         let is_hex = !hex.is_empty()
             && hex.len() <= 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+            && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if let Ok(reference) = parse_reference(name) {
             let whole = reference.to_string();
-            if let Some(e) = entries
-                .iter()
-                .find(|e| e.records.iter().any(|r| r.name == whole))
-            {
+            if let Some(e) = entries.iter().find(|e| e.records.iter().any(|r| r.name == whole)) {
                 return Ok(e.clone());
             }
         }
@@ -206,19 +182,12 @@ impl Store {
 
     /// Reads the manifest (choosing linux/amd64-like platform from an index) and config.
     pub(crate) async fn resolve(&self, target: &Descriptor) -> Result<Arc<Resolved>, Error> {
-        if let Some(hit) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&target.digest)
+        if let Some(hit) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&target.digest)
         {
             return Ok(Arc::clone(hit));
         }
         let mut manifest_desc = target.clone();
-        if matches!(
-            target.media_type.as_str(),
-            MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST
-        ) {
+        if matches!(target.media_type.as_str(), MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST) {
             let index: Value = json_blob(&self.conn, &target.digest).await?;
             manifest_desc = pick_platform(&index).ok_or_else(|| {
                 Error::not_found("no matching manifest for linux in the manifest list entries")
@@ -236,12 +205,8 @@ impl Store {
             .as_array()
             .map(|ls| ls.iter().filter_map(descriptor_of).collect())
             .unwrap_or_default();
-        let resolved = Arc::new(Resolved {
-            id: config_digest,
-            target: target.clone(),
-            config,
-            layers,
-        });
+        let resolved =
+            Arc::new(Resolved { id: config_digest, target: target.clone(), config, layers });
         self.cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -259,13 +224,7 @@ impl Store {
     ) -> Result<(), Error> {
         let now = rfc3339_now()?;
         labels.insert(LABEL_TAG_TIME.to_owned(), now);
-        let previous = match self
-            .conn
-            .images()
-            .get(GetImageRequest {
-                name: name.to_owned(),
-            })
-            .await
+        let previous = match self.conn.images().get(GetImageRequest { name: name.to_owned() }).await
         {
             Ok(r) => r.into_inner().image,
             Err(s) if s.code() == tonic::Code::NotFound => None,
@@ -281,20 +240,14 @@ impl Store {
             None => {
                 self.conn
                     .images()
-                    .create(CreateImageRequest {
-                        image: Some(record),
-                        ..Default::default()
-                    })
+                    .create(CreateImageRequest { image: Some(record), ..Default::default() })
                     .await
                     .map_err(|s| status_error("create image", s))?;
             }
             Some(old) => {
                 self.conn
                     .images()
-                    .update(UpdateImageRequest {
-                        image: Some(record),
-                        ..Default::default()
-                    })
+                    .update(UpdateImageRequest { image: Some(record), ..Default::default() })
                     .await
                     .map_err(|s| status_error("update image", s))?;
                 if let Some(old_target) = &old.target
@@ -330,10 +283,7 @@ impl Store {
             };
             self.conn
                 .images()
-                .create(CreateImageRequest {
-                    image: Some(keeper),
-                    ..Default::default()
-                })
+                .create(CreateImageRequest { image: Some(keeper), ..Default::default() })
                 .await
                 .map_err(|s| status_error("create image", s))?;
         }
@@ -345,11 +295,7 @@ impl Store {
         match self
             .conn
             .images()
-            .delete(DeleteImageRequest {
-                name: name.to_owned(),
-                sync: false,
-                ..Default::default()
-            })
+            .delete(DeleteImageRequest { name: name.to_owned(), sync: false, ..Default::default() })
             .await
         {
             Ok(_) => Ok(()),
@@ -379,9 +325,7 @@ fn pick_platform(index: &Value) -> Option<Descriptor> {
     let arch = crate::go_arch();
     index["manifests"].as_array()?.iter().find_map(|m| {
         let p = &m["platform"];
-        (p["os"] == "linux" && p["architecture"] == arch)
-            .then(|| descriptor_of(m))
-            .flatten()
+        (p["os"] == "linux" && p["architecture"] == arch).then(|| descriptor_of(m)).flatten()
     })
 }
 
@@ -397,10 +341,7 @@ mod tests {
 
     #[test]
     fn familiar_names_drop_docker_hub_prefixes() {
-        assert_eq!(
-            familiar("docker.io/library/busybox:latest"),
-            "busybox:latest"
-        );
+        assert_eq!(familiar("docker.io/library/busybox:latest"), "busybox:latest");
         assert_eq!(familiar("docker.io/team/app:1"), "team/app:1");
         assert_eq!(familiar("localhost:5000/app:1"), "localhost:5000/app:1");
         assert_eq!(familiar("docker.io/library/a/b:1"), "library/a/b:1");

@@ -8,7 +8,12 @@ use berth_api::image::ImageDeleteItem;
 use super::{DANGLING_PREFIX, LABEL_SIZE, Store, familiar, parse_reference};
 
 /// `POST /images/{name}/tag`: points `repo[:tag]` (tag defaults to `latest`) at `source`.
-pub(crate) async fn tag(store: &Store, source: &str, repo: &str, tag: Option<&str>) -> Result<(), Error> {
+pub(crate) async fn tag(
+    store: &Store,
+    source: &str,
+    repo: &str,
+    tag: Option<&str>,
+) -> Result<(), Error> {
     let entry = store.find(source).await?;
     let text = match tag.filter(|t| !t.is_empty()) {
         Some(t) => format!("{repo}:{t}"),
@@ -27,7 +32,11 @@ pub(crate) async fn tag(store: &Store, source: &str, repo: &str, tag: Option<&st
 
 /// `DELETE /images/{name}`: untags a reference, and deletes the image once nothing names it.
 /// By ID, an image with several references needs `force`.
-pub(crate) async fn remove(store: &Store, name: &str, force: bool) -> Result<Vec<ImageDeleteItem>, Error> {
+pub(crate) async fn remove(
+    store: &Store,
+    name: &str,
+    force: bool,
+) -> Result<Vec<ImageDeleteItem>, Error> {
     let entry = store.find(name).await?;
     let by_reference = parse_reference(name)
         .ok()
@@ -43,7 +52,13 @@ pub(crate) async fn remove(store: &Store, name: &str, force: bool) -> Result<Vec
                 .map(|n| familiar(n).split([':', '@']).next().unwrap_or_default().to_owned())
                 .collect();
             if repos.len() > 1 && !force {
-                let short = entry.image.id.trim_start_matches("sha256:").chars().take(12).collect::<String>();
+                let short = entry
+                    .image
+                    .id
+                    .trim_start_matches("sha256:")
+                    .chars()
+                    .take(12)
+                    .collect::<String>();
                 return Err(Error::conflict(format!(
                     "conflict: unable to delete {short} (must be forced) - image is referenced in multiple repositories"
                 )));

@@ -26,38 +26,20 @@ async fn import_tag_retag_and_dangle() {
     let store = Store::new(ctrd.conn.clone());
 
     let tar = tarball(&[("etc/hello", "hi\n"), ("bin/tool", "#!/bin/sh\n")]);
-    let id = import(
-        &store,
-        request(tar.clone(), Some("busybox"), &[r#"CMD ["sh"]"#]),
-    )
-    .await
-    .expect("import");
+    let id = import(&store, request(tar.clone(), Some("busybox"), &[r#"CMD ["sh"]"#]))
+        .await
+        .expect("import");
     assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
 
     let found = store.find("busybox:latest").await.expect("find by name");
     assert_eq!(found.image.id, id);
-    assert_eq!(
-        found.names().collect::<Vec<_>>(),
-        ["docker.io/library/busybox:latest"]
-    );
-    assert_eq!(
-        found.image.config["config"]["Cmd"],
-        serde_json::json!(["sh"])
-    );
+    assert_eq!(found.names().collect::<Vec<_>>(), ["docker.io/library/busybox:latest"]);
+    assert_eq!(found.image.config["config"]["Cmd"], serde_json::json!(["sh"]));
     assert_eq!(found.image.config["comment"], "Imported from -");
     assert_eq!(found.image.diff_ids().len(), 1);
-    assert_eq!(
-        store.find(&id[7..19]).await.expect("short id").image.id,
-        id,
-        "ID prefix"
-    );
+    assert_eq!(store.find(&id[7..19]).await.expect("short id").image.id, id, "ID prefix");
     assert!(found.label(LABEL_TAG_TIME).is_some());
-    assert!(
-        found
-            .label(LABEL_SIZE)
-            .and_then(|s| s.parse::<u64>().ok())
-            .is_some_and(|s| s > 0)
-    );
+    assert!(found.label(LABEL_SIZE).and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s > 0));
 
     // The layer is unpacked under its chain ID.
     let chain = crate::unpack::chain_ids(&found.image.diff_ids()).remove(0);
@@ -65,24 +47,15 @@ async fn import_tag_retag_and_dangle() {
         snapshotter: crate::unpack::SNAPSHOTTER.into(),
         key: chain,
     };
-    assert!(
-        ctrd.conn.snapshots().stat(stat).await.is_ok(),
-        "snapshot committed"
-    );
+    assert!(ctrd.conn.snapshots().stat(stat).await.is_ok(), "snapshot committed");
 
     // Gzip input gives the same layer (the layer is the uncompressed tar).
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&tar).expect("gzip");
     let gz = Bytes::from(gz.finish().expect("gzip"));
-    let id2 = import(&store, request(gz, Some("busybox"), &[]))
-        .await
-        .expect("gzip import");
+    let id2 = import(&store, request(gz, Some("busybox"), &[])).await.expect("gzip import");
     let again = store.find(&id2).await.expect("second image");
-    assert_eq!(
-        again.image.diff_ids(),
-        found.image.diff_ids(),
-        "same tar, same diff ID"
-    );
+    assert_eq!(again.image.diff_ids(), found.image.diff_ids(), "same tar, same diff ID");
 
     // The tag moved to the second image; the first is kept, untagged.
     let first = store.find(&id).await.expect("first image kept as dangling");
@@ -116,22 +89,15 @@ async fn bad_input_is_refused_and_leaves_nothing() {
     let store = Store::new(ctrd.conn.clone());
 
     let garbage = Bytes::from_static(b"this is not a tarball at all, not even close ......");
-    let err = import(&store, request(garbage, Some("bad"), &[]))
-        .await
-        .expect_err("garbage");
+    let err = import(&store, request(garbage, Some("bad"), &[])).await.expect_err("garbage");
     assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{err}");
 
-    let err = import(&store, request(Bytes::new(), Some("bad"), &[]))
-        .await
-        .expect_err("empty");
+    let err = import(&store, request(Bytes::new(), Some("bad"), &[])).await.expect_err("empty");
     assert!(err.message().contains("empty"), "{err}");
 
-    let err = import(
-        &store,
-        request(Bytes::from_static(b"BZh91AY&SY"), None, &[]),
-    )
-    .await
-    .expect_err("bzip2");
+    let err = import(&store, request(Bytes::from_static(b"BZh91AY&SY"), None, &[]))
+        .await
+        .expect_err("bzip2");
     assert!(err.message().contains("bzip2"), "{err}");
 
     let err = import(&store, request(tarball(&[("a", "b")]), None, &["RUN true"]))
@@ -154,13 +120,7 @@ async fn bad_input_is_refused_and_leaves_nothing() {
     };
     assert!(import(&store, req).await.is_err());
 
-    assert!(
-        store.entries().await.expect("list").is_empty(),
-        "no image left behind"
-    );
-    assert_eq!(
-        store.find("bad").await.expect_err("absent").kind(),
-        ErrorKind::NotFound
-    );
+    assert!(store.entries().await.expect("list").is_empty(), "no image left behind");
+    assert_eq!(store.find("bad").await.expect_err("absent").kind(), ErrorKind::NotFound);
     ctrd.stop().await;
 }

@@ -14,8 +14,7 @@ use crate::unpack::SNAPSHOTTER;
 
 /// Familiar `name:tag` references of an entry, sorted.
 pub(crate) fn repo_tags(entry: &Entry) -> Vec<String> {
-    let mut tags: Vec<String> =
-        entry.names().filter(|n| !n.contains('@')).map(familiar).collect();
+    let mut tags: Vec<String> = entry.names().filter(|n| !n.contains('@')).map(familiar).collect();
     tags.sort();
     tags
 }

@@ -61,11 +61,7 @@ fn post_json(body: &'static str, content_type: Option<&str>) -> Request<Body> {
 #[tokio::test]
 async fn json_bodies_follow_dockerd_rules() {
     let cases = [
-        (
-            post_json(r#"{"Image":"busybox"}"#, Some("application/json")),
-            200,
-            "image=busybox",
-        ),
+        (post_json(r#"{"Image":"busybox"}"#, Some("application/json")), 200, "image=busybox"),
         (post_json("", None), 200, "image="),
         (
             post_json(r#"{"Image":"x"}"#, None),
@@ -94,35 +90,23 @@ async fn json_bodies_follow_dockerd_rules() {
     }
     let (status, body, _) = send(post_json(r#"{"Image":7}"#, Some("application/json"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body.starts_with(r#"{"message":"invalid JSON: invalid type"#),
-        "{body}"
-    );
+    assert!(body.starts_with(r#"{"message":"invalid JSON: invalid type"#), "{body}");
 }
 
 #[tokio::test]
 async fn queries_parse_with_bool_value_or_answer_json_400() {
     let get = |uri: &str| Request::get(uri).body(Body::empty()).expect("request");
-    assert_eq!(
-        send(get("/list?all=1&limit=3")).await.1,
-        "all=true limit=Some(3)"
-    );
+    assert_eq!(send(get("/list?all=1&limit=3")).await.1, "all=true limit=Some(3)");
     assert_eq!(send(get("/list?all=no")).await.1, "all=false limit=None");
     let (status, body, _) = send(get("/list?limit=many")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body.starts_with(r#"{"message":"invalid query parameter: "#),
-        "{body}"
-    );
+    assert!(body.starts_with(r#"{"message":"invalid query parameter: "#), "{body}");
 }
 
 #[tokio::test]
 async fn get_does_not_answer_head() {
-    let req = Request::builder()
-        .method(Method::HEAD)
-        .uri("/list")
-        .body(Body::empty())
-        .expect("request");
+    let req =
+        Request::builder().method(Method::HEAD).uri("/list").body(Body::empty()).expect("request");
     let (status, _, marker) = send(req).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(marker, "the 404 is marked so middleware leaves it bare");
@@ -130,11 +114,7 @@ async fn get_does_not_answer_head() {
 
 #[tokio::test]
 async fn experimental_routes_need_the_flag() {
-    let req = || {
-        Request::get("/checkpoints")
-            .body(Body::empty())
-            .expect("request")
-    };
+    let req = || Request::get("/checkpoints").body(Body::empty()).expect("request");
     let (status, body, _) = send(req()).await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
     assert!(body.contains("experimental mode"), "{body}");

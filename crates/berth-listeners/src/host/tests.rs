@@ -41,11 +41,7 @@ fn parse_accepts() {
         let host = Host::parse(input).unwrap_or_else(|e| panic!("{input:?}: unexpected error {e}"));
         assert_eq!(host.to_string(), *want, "input {input:?}");
         // The canonical form parses to the same host.
-        assert_eq!(
-            Host::parse(&host.to_string()).ok(),
-            Some(host),
-            "round trip of {input:?}"
-        );
+        assert_eq!(Host::parse(&host.to_string()).ok(), Some(host), "round trip of {input:?}");
     }
 }
 
@@ -80,65 +76,26 @@ fn parse_rejects() {
             "localhost:5555/path",
             "invalid bind address (localhost:5555/path): should not contain a path element",
         ),
-        (
-            "tcp://localhost:0",
-            "invalid bind address (tcp://localhost:0): invalid port: 0",
-        ),
-        (
-            "tcp://localhost:000",
-            "invalid bind address (tcp://localhost:000): invalid port: 000",
-        ),
-        (
-            "tcp://localhost:abc",
-            "invalid bind address (tcp://localhost:abc): invalid port: abc",
-        ),
-        (
-            "tcp://localhost:-1",
-            "invalid bind address (tcp://localhost:-1): invalid port: -1",
-        ),
-        (
-            "tcp://[::1]x",
-            "invalid bind address (tcp://[::1]x): invalid port: x",
-        ),
-        (
-            "tcp://[::1",
-            "invalid bind address (tcp://[::1): missing ']' in host",
-        ),
+        ("tcp://localhost:0", "invalid bind address (tcp://localhost:0): invalid port: 0"),
+        ("tcp://localhost:000", "invalid bind address (tcp://localhost:000): invalid port: 000"),
+        ("tcp://localhost:abc", "invalid bind address (tcp://localhost:abc): invalid port: abc"),
+        ("tcp://localhost:-1", "invalid bind address (tcp://localhost:-1): invalid port: -1"),
+        ("tcp://[::1]x", "invalid bind address (tcp://[::1]x): invalid port: x"),
+        ("tcp://[::1", "invalid bind address (tcp://[::1): missing ']' in host"),
         (":0", "invalid bind address (:0): invalid port: 0"),
         ("unix://tcp://x", "invalid unix address: tcp://x"),
         ("unix:///a://b", "invalid unix address: /a://b"),
-        (
-            "fd://three",
-            "failed to parse systemd fd address: should be a number: three",
-        ),
-        (
-            "fd://-1",
-            "failed to parse systemd fd address: should be a number: -1",
-        ),
-        (
-            "fd://3/",
-            "failed to parse systemd fd address: should be a number: 3/",
-        ),
-        (
-            "udp://0.0.0.0:1",
-            "invalid bind address (udp://0.0.0.0:1): unsupported proto 'udp'",
-        ),
+        ("fd://three", "failed to parse systemd fd address: should be a number: three"),
+        ("fd://-1", "failed to parse systemd fd address: should be a number: -1"),
+        ("fd://3/", "failed to parse systemd fd address: should be a number: 3/"),
+        ("udp://0.0.0.0:1", "invalid bind address (udp://0.0.0.0:1): unsupported proto 'udp'"),
         (
             "npipe:////./pipe/docker_engine",
             "invalid bind address (npipe:////./pipe/docker_engine): unsupported proto 'npipe'",
         ),
-        (
-            "ssh://host",
-            "invalid bind address (ssh://host): unsupported proto 'ssh'",
-        ),
-        (
-            "TCP://host:1",
-            "invalid bind address (TCP://host:1): unsupported proto 'TCP'",
-        ),
-        (
-            "://host",
-            "invalid bind address (://host): unsupported proto ''",
-        ),
+        ("ssh://host", "invalid bind address (ssh://host): unsupported proto 'ssh'"),
+        ("TCP://host:1", "invalid bind address (TCP://host:1): unsupported proto 'TCP'"),
+        ("://host", "invalid bind address (://host): unsupported proto ''"),
     ];
     for (input, want) in cases {
         match Host::parse(input) {
@@ -161,11 +118,8 @@ fn parse_hosts_defaults() {
     ];
     for (input, tls, want) in cases {
         let input: Vec<String> = input.iter().map(|s| s.to_string()).collect();
-        let got: Vec<String> = parse_hosts(&input, *tls)
-            .expect("valid hosts")
-            .iter()
-            .map(Host::to_string)
-            .collect();
+        let got: Vec<String> =
+            parse_hosts(&input, *tls).expect("valid hosts").iter().map(Host::to_string).collect();
         assert_eq!(got, *want, "input {input:?} tls {tls}");
     }
 }
@@ -186,20 +140,11 @@ fn parse_hosts_dedups_and_sorts() {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let got: Vec<String> = parse_hosts(&input, false)
-        .expect("valid hosts")
-        .iter()
-        .map(Host::to_string)
-        .collect();
+    let got: Vec<String> =
+        parse_hosts(&input, false).expect("valid hosts").iter().map(Host::to_string).collect();
     assert_eq!(
         got,
-        [
-            "fd://",
-            "fd://3",
-            "tcp://localhost:2375",
-            "unix:///run/a.sock",
-            "unix:///run/b.sock",
-        ]
+        ["fd://", "fd://3", "tcp://localhost:2375", "unix:///run/a.sock", "unix:///run/b.sock",]
     );
 }
 
@@ -207,8 +152,5 @@ fn parse_hosts_dedups_and_sorts() {
 fn parse_hosts_reports_the_first_bad_host() {
     let input = vec!["unix:///ok.sock".to_owned(), "tcp://x:0".to_owned()];
     let err = parse_hosts(&input, false).expect_err("port 0 is invalid");
-    assert_eq!(
-        err.to_string(),
-        "invalid bind address (tcp://x:0): invalid port: 0"
-    );
+    assert_eq!(err.to_string(), "invalid bind address (tcp://x:0): invalid port: 0");
 }

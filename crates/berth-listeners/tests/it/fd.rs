@@ -40,12 +40,7 @@ async fn fd_without_activation_is_an_error() {
 fn spawn_child(
     mode: &str,
     pid: Option<&str>,
-) -> (
-    std::process::Child,
-    std::net::SocketAddr,
-    std::path::PathBuf,
-    tempfile::TempDir,
-) {
+) -> (std::process::Child, std::net::SocketAddr, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("activated.sock");
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind tcp");
@@ -57,9 +52,7 @@ fn spawn_child(
         // `exec` keeps the shell's pid, so $$ is the pid of the test process that reads it.
         None => {
             let mut cmd = Command::new("/bin/sh");
-            cmd.arg("-c")
-                .arg(r#"LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@""#)
-                .arg(&exe);
+            cmd.arg("-c").arg(r#"LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@""#).arg(&exe);
             cmd
         }
         Some(pid) => {
@@ -76,14 +69,8 @@ fn spawn_child(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .fd_mappings(vec![
-            FdMapping {
-                parent_fd: OwnedFd::from(tcp),
-                child_fd: 3,
-            },
-            FdMapping {
-                parent_fd: OwnedFd::from(unix),
-                child_fd: 4,
-            },
+            FdMapping { parent_fd: OwnedFd::from(tcp), child_fd: 3 },
+            FdMapping { parent_fd: OwnedFd::from(unix), child_fd: 4 },
         ])
         .expect("distinct child fds");
     let child = cmd.spawn().expect("spawn child");
@@ -98,10 +85,7 @@ fn assert_child_passed(child: std::process::Child) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
     // Guards against a filter that matched nothing (which also exits 0).
-    assert!(
-        stdout.contains(&format!("test {CHILD_TEST} ... ok")),
-        "child did not run:\n{stdout}"
-    );
+    assert!(stdout.contains(&format!("test {CHILD_TEST} ... ok")), "child did not run:\n{stdout}");
 }
 
 #[tokio::test]
@@ -110,17 +94,13 @@ async fn activated_sockets_are_taken_once_each() {
     // The child accepts one connection per socket and answers with the socket's kind.
     let talk = async {
         let read_tcp = async {
-            let mut tcp = tokio::net::TcpStream::connect(tcp_addr)
-                .await
-                .expect("connect tcp");
+            let mut tcp = tokio::net::TcpStream::connect(tcp_addr).await.expect("connect tcp");
             let mut got = String::new();
             tcp.read_to_string(&mut got).await.expect("read tcp");
             got
         };
         let read_unix = async {
-            let mut unix = tokio::net::UnixStream::connect(&path)
-                .await
-                .expect("connect unix");
+            let mut unix = tokio::net::UnixStream::connect(&path).await.expect("connect unix");
             let mut got = String::new();
             unix.read_to_string(&mut got).await.expect("read unix");
             got
@@ -134,10 +114,7 @@ async fn activated_sockets_are_taken_once_each() {
     };
     assert_eq!(answers, ("tcp".to_owned(), "unix".to_owned()));
     assert_child_passed(child);
-    assert!(
-        path.exists(),
-        "the activated socket's file belongs to systemd and is kept"
-    );
+    assert!(path.exists(), "the activated socket's file belongs to systemd and is kept");
 }
 
 #[tokio::test]
@@ -186,25 +163,12 @@ async fn activated_child() {
             .expect("both activated sockets");
             let addrs: Vec<&str> = listeners.iter().map(|l| l.addr()).collect();
             assert_eq!(addrs, [unix_display.as_str(), tcp_display.as_str()]);
-            assert_eq!(
-                std::env::var_os("LISTEN_FDS"),
-                None,
-                "cleared for our children"
-            );
+            assert_eq!(std::env::var_os("LISTEN_FDS"), None, "cleared for our children");
 
             let cases = [
-                (
-                    FdSpec::One(3),
-                    "socket activated fd 3 is already in use by another fd:// host",
-                ),
-                (
-                    FdSpec::All,
-                    "all socket activated files are already in use by other fd:// hosts",
-                ),
-                (
-                    FdSpec::One(5),
-                    "too few socket activated files passed in by systemd",
-                ),
+                (FdSpec::One(3), "socket activated fd 3 is already in use by another fd:// host"),
+                (FdSpec::All, "all socket activated files are already in use by other fd:// hosts"),
+                (FdSpec::One(5), "too few socket activated files passed in by systemd"),
                 (
                     FdSpec::One(2),
                     "socket activated fd 2 is out of range: systemd passes descriptors from 3",
@@ -229,15 +193,11 @@ async fn activated_child() {
                 tls_verify: true,
                 ..BindOptions::default()
             };
-            let listeners = bind(vec![Host::Fd(FdSpec::All)], opts)
-                .await
-                .expect("all activated sockets");
+            let listeners =
+                bind(vec![Host::Fd(FdSpec::All)], opts).await.expect("all activated sockets");
             let addrs: Vec<&str> = listeners.iter().map(|l| l.addr()).collect();
             assert_eq!(addrs, [tcp_display.as_str(), unix_display.as_str()]);
-            assert!(
-                listeners.iter().all(|l| l.is_tls()),
-                "activated unix sockets get TLS too"
-            );
+            assert!(listeners.iter().all(|l| l.is_tls()), "activated unix sockets get TLS too");
             assert_eq!(
                 listeners[0].local_tcp_addr().map(|a| a.to_string()),
                 Some(tcp_addr.clone())

@@ -53,9 +53,7 @@ fn leaf(
 ) -> (CertificateDer<'static>, String, String) {
     let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
     let mut params = CertificateParams::new(sans).expect("valid SANs");
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "berth test");
+    params.distinguished_name.push(DnType::CommonName, "berth test");
     params.extended_key_usages = vec![usage];
     let key = KeyPair::generate().expect("keygen");
     let cert = params.signed_by(&key, issuer).expect("sign leaf");
@@ -73,11 +71,8 @@ impl Pki {
     pub(crate) fn new() -> Pki {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca = ca("berth test ca");
-        let (_, server_pem, server_key_pem) = leaf(
-            &ca,
-            &["localhost", "127.0.0.1"],
-            ExtendedKeyUsagePurpose::ServerAuth,
-        );
+        let (_, server_pem, server_key_pem) =
+            leaf(&ca, &["localhost", "127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth);
         let (client_cert, _, client_key_pem) = leaf(&ca, &[], ExtendedKeyUsagePurpose::ClientAuth);
 
         let write = |name: &str, contents: &str| {
@@ -90,10 +85,7 @@ impl Pki {
             server_cert: write("cert.pem", &server_pem),
             server_key: write("key.pem", &server_key_pem),
             ca_der: ca.der().clone(),
-            client: Identity {
-                cert: client_cert,
-                key_pem: client_key_pem,
-            },
+            client: Identity { cert: client_cert, key_pem: client_key_pem },
             dir,
         }
     }
@@ -114,9 +106,7 @@ impl Pki {
         identity: Option<&Identity>,
     ) -> std::io::Result<TlsStream<TcpStream>> {
         let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(self.ca_der.clone())
-            .expect("ca is a valid trust anchor");
+        roots.add(self.ca_der.clone()).expect("ca is a valid trust anchor");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -131,8 +121,6 @@ impl Pki {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let tcp = TcpStream::connect(addr).await?;
         let name = ServerName::try_from("localhost").expect("valid server name");
-        TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
+        TlsConnector::from(Arc::new(config)).connect(name, tcp).await
     }
 }

@@ -15,14 +15,8 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 
 async fn tls_listener(pki: &Pki, verify: bool) -> Listener {
     let config = server_tls_config(&pki.options(verify)).expect("server config");
-    let opts = BindOptions {
-        tls: Some(config),
-        tls_verify: verify,
-        ..BindOptions::default()
-    };
-    let mut listeners = bind_all(&[Host::Tcp("127.0.0.1:0".into())], &opts)
-        .await
-        .expect("bind");
+    let opts = BindOptions { tls: Some(config), tls_verify: verify, ..BindOptions::default() };
+    let mut listeners = bind_all(&[Host::Tcp("127.0.0.1:0".into())], &opts).await.expect("bind");
     listeners.remove(0)
 }
 
@@ -49,10 +43,7 @@ async fn client_with_certificate_completes_handshake_and_exchanges_bytes() {
     let addr = listener.local_tcp_addr().expect("tcp address");
 
     let client = async {
-        let mut tls = pki
-            .connect(addr, Some(&pki.client))
-            .await
-            .expect("handshake");
+        let mut tls = pki.connect(addr, Some(&pki.client)).await.expect("handshake");
         assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
         tls.write_all(b"hello over mtls").await.expect("write");
         let mut buf = [0u8; 15];
@@ -130,14 +121,9 @@ async fn silent_client_times_out() {
     let addr = listener.local_tcp_addr().expect("tcp address");
     let _silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (conn, mut peer) = listener.accept().await.expect("accept");
-    let err = establish(
-        conn,
-        listener.tls_acceptor(),
-        Duration::from_millis(200),
-        &mut peer,
-    )
-    .await
-    .expect_err("nothing was sent");
+    let err = establish(conn, listener.tls_acceptor(), Duration::from_millis(200), &mut peer)
+        .await
+        .expect_err("nothing was sent");
     assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
 }
 
@@ -173,66 +159,42 @@ fn configuration_errors_name_the_file() {
     let cases: Vec<(&str, berth_listeners::TlsOptions, String)> = vec![
         (
             "verify without ca",
-            berth_listeners::TlsOptions {
-                ca: None,
-                ..pki.options(true)
-            },
+            berth_listeners::TlsOptions { ca: None, ..pki.options(true) },
             "client certificate verification requires a ca certificate (--tlscacert)".into(),
         ),
         (
             "missing ca file",
-            berth_listeners::TlsOptions {
-                ca: Some(missing.clone()),
-                ..pki.options(true)
-            },
+            berth_listeners::TlsOptions { ca: Some(missing.clone()), ..pki.options(true) },
             format!("could not read ca certificate {}", missing.display()),
         ),
         (
             "empty ca file",
-            berth_listeners::TlsOptions {
-                ca: Some(empty.clone()),
-                ..pki.options(true)
-            },
+            berth_listeners::TlsOptions { ca: Some(empty.clone()), ..pki.options(true) },
             format!("no certificate found in ca file {}", empty.display()),
         ),
         (
             "missing cert",
-            berth_listeners::TlsOptions {
-                cert: missing.clone(),
-                ..pki.options(false)
-            },
+            berth_listeners::TlsOptions { cert: missing.clone(), ..pki.options(false) },
             format!("could not read server certificate {}", missing.display()),
         ),
         (
             "empty cert",
-            berth_listeners::TlsOptions {
-                cert: empty.clone(),
-                ..pki.options(false)
-            },
+            berth_listeners::TlsOptions { cert: empty.clone(), ..pki.options(false) },
             format!("no certificate found in {}", empty.display()),
         ),
         (
             "missing key",
-            berth_listeners::TlsOptions {
-                key: missing.clone(),
-                ..pki.options(false)
-            },
+            berth_listeners::TlsOptions { key: missing.clone(), ..pki.options(false) },
             format!("could not read private key {}", missing.display()),
         ),
         (
             "key is not a key",
-            berth_listeners::TlsOptions {
-                key: pki.ca.clone(),
-                ..pki.options(false)
-            },
+            berth_listeners::TlsOptions { key: pki.ca.clone(), ..pki.options(false) },
             format!("could not read private key {}", pki.ca.display()),
         ),
         (
             "cert does not match key",
-            berth_listeners::TlsOptions {
-                cert: pki.ca.clone(),
-                ..pki.options(false)
-            },
+            berth_listeners::TlsOptions { cert: pki.ca.clone(), ..pki.options(false) },
             format!(
                 "invalid server certificate {} or key {}",
                 pki.ca.display(),
@@ -244,10 +206,7 @@ fn configuration_errors_name_the_file() {
         let err = server_tls_config(&opts).expect_err(name);
         assert_eq!(err.to_string(), want, "{name}");
     }
-    let err = server_tls_config(&berth_listeners::TlsOptions {
-        ca: None,
-        ..pki.options(true)
-    })
-    .expect_err("verify without ca");
+    let err = server_tls_config(&berth_listeners::TlsOptions { ca: None, ..pki.options(true) })
+        .expect_err("verify without ca");
     assert!(matches!(err, TlsError::MissingCa));
 }

@@ -8,10 +8,7 @@ use nix::unistd::Group;
 use tokio::io::AsyncWriteExt;
 
 async fn bind_unix(path: &Path, group: SocketGroup) -> Result<Listener, ListenError> {
-    let opts = BindOptions {
-        group,
-        ..BindOptions::default()
-    };
+    let opts = BindOptions { group, ..BindOptions::default() };
     let mut listeners = bind_all(&[Host::Unix(path.to_owned())], &opts).await?;
     assert_eq!(listeners.len(), 1, "one unix host gives one listener");
     Ok(listeners.remove(0))
@@ -32,10 +29,7 @@ async fn socket_gets_0660_the_group_and_a_0755_parent() {
     let cases = [
         (SocketGroup::Named("daemon".into()), gid_of("daemon")),
         (SocketGroup::Named("4242".into()), 4242),
-        (
-            SocketGroup::Named(String::new()),
-            nix::unistd::getgid().as_raw(),
-        ),
+        (SocketGroup::Named(String::new()), nix::unistd::getgid().as_raw()),
         (SocketGroup::None, nix::unistd::getgid().as_raw()),
     ];
     for (i, (group, want_gid)) in cases.into_iter().enumerate() {
@@ -74,9 +68,8 @@ async fn unknown_group_is_an_error_naming_it() {
 async fn default_group_falls_back_to_own_gid_without_docker_group() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("berth.sock");
-    let listener = bind_unix(&path, SocketGroup::Default)
-        .await
-        .expect("binds without a docker group");
+    let listener =
+        bind_unix(&path, SocketGroup::Default).await.expect("binds without a docker group");
     let want = match Group::from_name("docker").expect("group database readable") {
         Some(docker) => docker.gid.as_raw(),
         None => nix::unistd::getgid().as_raw(),
@@ -94,12 +87,9 @@ async fn stale_socket_is_replaced() {
     drop(std::os::unix::net::UnixListener::bind(&path).expect("bind stale"));
     assert!(path.exists(), "std leaves the socket file behind");
 
-    let listener = bind_unix(&path, SocketGroup::None)
-        .await
-        .expect("stale socket removed");
-    let mut client = tokio::net::UnixStream::connect(&path)
-        .await
-        .expect("connect to the new socket");
+    let listener = bind_unix(&path, SocketGroup::None).await.expect("stale socket removed");
+    let mut client =
+        tokio::net::UnixStream::connect(&path).await.expect("connect to the new socket");
     let (_conn, peer) = listener.accept().await.expect("accept");
     assert_eq!(peer.addr, "@");
     client.shutdown().await.expect("shutdown");
@@ -111,22 +101,16 @@ async fn live_socket_refuses_to_start_and_is_left_alone() {
     let path = dir.path().join("berth.sock");
     let live = tokio::net::UnixListener::bind(&path).expect("bind live");
 
-    let err = bind_unix(&path, SocketGroup::None)
-        .await
-        .expect_err("a daemon answers there");
-    assert!(
-        matches!(err, ListenError::AlreadyListening { .. }),
-        "{err:?}"
-    );
+    let err = bind_unix(&path, SocketGroup::None).await.expect_err("a daemon answers there");
+    assert!(matches!(err, ListenError::AlreadyListening { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("already listening"), "{msg}");
     assert!(msg.contains(&path.display().to_string()), "{msg}");
     assert!(msg.contains("refusing to start"), "{msg}");
 
     assert!(path.exists(), "the live socket file is kept");
-    let _client = tokio::net::UnixStream::connect(&path)
-        .await
-        .expect("live daemon still reachable");
+    let _client =
+        tokio::net::UnixStream::connect(&path).await.expect("live daemon still reachable");
     live.accept().await.expect("live daemon still accepts");
 }
 
@@ -139,14 +123,9 @@ async fn regular_file_or_directory_is_never_deleted() {
     std::fs::create_dir(&subdir).expect("mkdir");
 
     for path in [&file, &subdir] {
-        let err = bind_unix(path, SocketGroup::None)
-            .await
-            .expect_err("not a socket");
+        let err = bind_unix(path, SocketGroup::None).await.expect_err("not a socket");
         assert!(matches!(err, ListenError::NotASocket { .. }), "{err:?}");
-        assert!(
-            err.to_string().contains(&path.display().to_string()),
-            "{err}"
-        );
+        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
     }
     assert_eq!(std::fs::read(&file).expect("file kept"), b"user data");
     assert!(subdir.is_dir());
@@ -169,16 +148,11 @@ async fn peer_credentials_are_ours() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("berth.sock");
     let listener = bind_unix(&path, SocketGroup::None).await.expect("bind");
-    let _client = tokio::net::UnixStream::connect(&path)
-        .await
-        .expect("connect");
+    let _client = tokio::net::UnixStream::connect(&path).await.expect("connect");
     let (conn, peer) = listener.accept().await.expect("accept");
     assert!(matches!(conn, berth_listeners::Conn::Unix(_)));
     assert_eq!(peer.uid, Some(nix::unistd::geteuid().as_raw()));
     assert_eq!(peer.gid, Some(nix::unistd::getegid().as_raw()));
-    assert_eq!(
-        peer.pid,
-        Some(i32::try_from(std::process::id()).expect("pid fits"))
-    );
+    assert_eq!(peer.pid, Some(i32::try_from(std::process::id()).expect("pid fits")));
     assert!(peer.client_certs.is_empty());
 }

@@ -6,22 +6,12 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 async fn call(method: Method, uri: &str) -> (StatusCode, String) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .expect("request");
-    let res = berth_router_swarm::router()
-        .oneshot(req)
-        .await
-        .expect("infallible");
+    let req = Request::builder().method(method).uri(uri).body(Body::empty()).expect("request");
+    let res = berth_router_swarm::router().oneshot(req).await.expect("infallible");
     let status = res.status();
     let body = res.into_body().collect().await.expect("body").to_bytes();
     let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON error body");
-    (
-        status,
-        json["message"].as_str().unwrap_or_default().to_owned(),
-    )
+    (status, json["message"].as_str().unwrap_or_default().to_owned())
 }
 
 #[tokio::test]
@@ -65,10 +55,7 @@ async fn manager_only_endpoints_are_503_not_a_manager() {
 async fn leave_init_join_and_bad_log_queries() {
     assert_eq!(
         call(Method::POST, "/swarm/leave").await,
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "This node is not part of a swarm".to_owned()
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, "This node is not part of a swarm".to_owned())
     );
     for uri in ["/swarm/init", "/swarm/join"] {
         let (status, message) = call(Method::POST, uri).await;
@@ -77,8 +64,5 @@ async fn leave_init_join_and_bad_log_queries() {
     }
     let (status, message) = call(Method::GET, "/tasks/t1/logs").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        message,
-        "Bad parameters: you must choose at least one stream"
-    );
+    assert_eq!(message, "Bad parameters: you must choose at least one stream");
 }

@@ -20,18 +20,11 @@ struct Fake {
 #[async_trait::async_trait]
 impl SystemBackend for Fake {
     fn ping(&self) -> PingInfo {
-        PingInfo {
-            builder_version: "2".into(),
-            swarm: "inactive".into(),
-        }
+        PingInfo { builder_version: "2".into(), swarm: "inactive".into() }
     }
 
     async fn version(&self) -> Result<Version> {
-        Ok(Version {
-            version: "9.9.9".into(),
-            api_version: "1.51".into(),
-            ..Version::default()
-        })
+        Ok(Version { version: "9.9.9".into(), api_version: "1.51".into(), ..Version::default() })
     }
 
     async fn info(&self) -> Result<Info> {
@@ -43,19 +36,13 @@ impl SystemBackend for Fake {
         let event = |action: &str, t: i64| Event {
             kind: "daemon".into(),
             action: action.into(),
-            actor: Actor {
-                id: "d".into(),
-                attributes: Default::default(),
-            },
+            actor: Actor { id: "d".into(), attributes: Default::default() },
             scope: "local".into(),
             time: t,
             time_nano: t * 1_000_000_000,
         };
-        let items = vec![
-            Ok(event("reload", 1)),
-            Ok(event("reload", 2)),
-            Err(Error::system("bus gone")),
-        ];
+        let items =
+            vec![Ok(event("reload", 1)), Ok(event("reload", 2)), Err(Error::system("bus gone"))];
         Ok(futures_util::stream::iter(items).boxed())
     }
 }
@@ -63,26 +50,14 @@ impl SystemBackend for Fake {
 /// Sends a request and renders status, the headers handlers set, and the body for a snapshot.
 async fn call(backend: Arc<Fake>, method: Method, uri: &str) -> String {
     let app = berth_router_system::router(backend);
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .expect("request");
+    let req = Request::builder().method(method).uri(uri).body(Body::empty()).expect("request");
     let res = app.oneshot(req).await.expect("infallible");
     let mut out = format!("{}\n", res.status());
-    let mut names: Vec<_> = res
-        .headers()
-        .keys()
-        .map(|k| k.as_str().to_owned())
-        .collect();
+    let mut names: Vec<_> = res.headers().keys().map(|k| k.as_str().to_owned()).collect();
     names.sort();
     for name in names {
         if name != "date" {
-            let v = res
-                .headers()
-                .get(&name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let v = res.headers().get(&name).and_then(|v| v.to_str().ok()).unwrap_or("");
             out.push_str(&format!("{name}: {v}\n"));
         }
     }
@@ -175,12 +150,7 @@ async fn events_query_reaches_the_backend_parsed() {
     let fake = Arc::new(Fake::default());
     let uri = "/events?since=10.5&until=20&filters=%7B%22type%22%3A%7B%22daemon%22%3Atrue%7D%7D";
     call(Arc::clone(&fake), Method::GET, uri).await;
-    let query = fake
-        .last_query
-        .lock()
-        .expect("lock")
-        .clone()
-        .expect("backend called");
+    let query = fake.last_query.lock().expect("lock").clone().expect("backend called");
     assert_eq!(query.since, Some(10_500_000_000));
     assert_eq!(query.until, Some(20_000_000_000));
     assert!(query.filters.exact_match("type", "daemon"));
