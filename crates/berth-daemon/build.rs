@@ -19,6 +19,17 @@ fn main() {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_owned())
         .unwrap_or_default();
+    // "Built" as dockerd reports it, taken from the commit so builds stay reproducible.
+    let build_time = Command::new("git")
+        .args(["log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%S.000000000+00:00"])
+        .env("TZ", "UTC")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    println!("cargo:rustc-env=BERTH_BUILD_TIME={build_time}");
     println!("cargo:rustc-env=BERTH_RUSTC_VERSION={rustc_version}");
     println!("cargo:rustc-env=BERTH_GIT_COMMIT={commit}");
     println!("cargo:rerun-if-changed=../../.git/HEAD");

@@ -130,7 +130,13 @@ pub struct Info {
     pub security_options: Vec<String>,
     #[serde(rename = "CDISpecDirs")]
     pub cdi_spec_dirs: Vec<String>,
+    #[serde(serialize_with = "empty_as_null")]
     pub warnings: Vec<String>,
+}
+
+/// Go marshals a nil slice as `null`; dockerd's empty lists are nil.
+fn empty_as_null<S: serde::Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+    if v.is_empty() { s.serialize_none() } else { s.collect_seq(v) }
 }
 
 /// `Info.Plugins`.

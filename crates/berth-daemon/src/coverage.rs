@@ -89,7 +89,7 @@ pub(crate) const ROUTES: &[Route] = &[
     r("image", "POST", "/images/create", I),
     r("image", "POST", "/images/{name*}/push", E),
     r("image", "POST", "/images/{name*}/tag", I),
-    r("image", "POST", "/images/prune", E),
+    r("image", "POST", "/images/prune", I),
     r("image", "DELETE", "/images/{name*}", I),
     r("distribution", "GET", "/distribution/{name*}/json", E),
     r("volume", "GET", "/volumes", N),

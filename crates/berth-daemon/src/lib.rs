@@ -26,6 +26,8 @@ pub(crate) mod build_info {
     pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
     /// The compiler that built it.
     pub(crate) const RUSTC_VERSION: &str = env!("BERTH_RUSTC_VERSION");
+    /// Commit time of the source, as `Version.BuildTime`, when built from git.
+    pub(crate) const BUILD_TIME: &str = env!("BERTH_BUILD_TIME");
     /// Source revision, when built from git.
     pub(crate) const GIT_COMMIT: &str = env!("BERTH_GIT_COMMIT");
 }

@@ -126,7 +126,8 @@ fn cgroup_features(version: &str) -> CgroupFeatures {
         cfs_quota: has("cpu/cpu.cfs_quota_us"),
         shares: has("cpu/cpu.shares"),
         cpuset: has("cpuset/cpuset.cpus"),
-        pids: has("pids/pids.max"),
+        // The root of the pids hierarchy has no pids.max; the mounted controller is what counts.
+        pids: has("pids/cgroup.procs"),
         oom_kill_disable: has("memory/memory.oom_control"),
     }
 }
@@ -179,6 +180,7 @@ impl SystemBackend for HostSystem {
             ("GitCommit", build_info::GIT_COMMIT.to_owned()),
             ("GoVersion", build_info::RUSTC_VERSION.to_owned()),
             ("Experimental", config.experimental.to_string()),
+            ("BuildTime", build_info::BUILD_TIME.to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -201,7 +203,7 @@ impl SystemBackend for HostSystem {
             arch: go_arch().to_owned(),
             kernel_version: f.kernel.clone(),
             experimental: config.experimental,
-            build_time: String::new(),
+            build_time: build_info::BUILD_TIME.to_owned(),
         })
     }
 
@@ -239,6 +241,16 @@ impl SystemBackend for HostSystem {
             } else {
                 Vec::new()
             },
+            // The engine runs every container with runc through containerd's runc v2 shim.
+            runtimes: if available {
+                [("io.containerd.runc.v2", "io.containerd.runc.v2"), ("runc", "runc")]
+                    .into_iter()
+                    .map(|(name, path)| (name.to_owned(), serde_json::json!({ "path": path })))
+                    .collect()
+            } else {
+                Default::default()
+            },
+            default_runtime: if available { "runc".to_owned() } else { String::new() },
             containerd_commit: berth_api::system::Commit { id: containerd_commit },
             runc_commit: berth_api::system::Commit { id: runc_commit },
             warnings,

@@ -10,21 +10,3 @@ pub(crate) struct EventsParams {
     #[serde(default)]
     pub(crate) filters: Option<String>,
 }
-
-/// Filter keys dockerd accepts on `GET /events`.
-pub(crate) const EVENT_FILTERS: &[&str] = &[
-    "config",
-    "container",
-    "daemon",
-    "event",
-    "image",
-    "label",
-    "network",
-    "node",
-    "plugin",
-    "scope",
-    "secret",
-    "service",
-    "type",
-    "volume",
-];

@@ -182,12 +182,7 @@ async fn unclean_paths_redirect() {
 #[tokio::test]
 async fn bad_query_is_a_json_400() {
     let (stack, _dir) = stack_with(StackConfig::default());
-    for uri in [
-        "/events?filters=%7Bnope",
-        "/events?filters=%7B%22colour%22%3A%5B%22red%22%5D%7D",
-        "/events?since=yesterday",
-        "/events?since=20&until=10",
-    ] {
+    for uri in ["/events?filters=%7Bnope", "/events?since=yesterday", "/events?since=20&until=10"] {
         let a = get(&stack, uri).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(a.header("content-type"), Some("application/json"), "{uri}");

@@ -14,10 +14,10 @@ use berth_backend::{
 use futures_util::StreamExt;
 
 use super::import::{ImportRequest, import};
-use super::{Entry, familiar, ops, views};
+use super::{Entry, archive, ops, registry, views};
 use crate::Engine;
 
-fn not_yet(what: &str) -> Error {
+pub(crate) fn not_yet(what: &str) -> Error {
     Error::not_implemented(format!("{what} is not implemented by Berth yet (issue 4)"))
 }
 
@@ -152,37 +152,31 @@ impl ImageBackend for Engine {
     }
 
     async fn pull(&self, options: ImagePullOptions) -> Result<ProgressStream> {
-        self.images()?;
-        Err(not_yet(&format!("pulling {}", familiar(&options.reference.to_string()))))
+        registry::pull(self.images()?, options).await
     }
 
     async fn push(&self, options: ImagePushOptions) -> Result<ProgressStream> {
-        self.images()?;
-        Err(not_yet(&format!("pushing {}", familiar(&options.reference.to_string()))))
+        registry::push(self.images()?, options).await
     }
 
-    async fn save(&self, _options: ImageSaveOptions) -> Result<ByteStream> {
-        self.images()?;
-        Err(not_yet("saving images (docker save)"))
+    async fn save(&self, options: ImageSaveOptions) -> Result<ByteStream> {
+        archive::save(self.images()?, options).await
     }
 
-    async fn load(&self, _options: ImageLoadOptions) -> Result<ProgressStream> {
-        self.images()?;
-        Err(not_yet("loading images (docker load)"))
+    async fn load(&self, options: ImageLoadOptions) -> Result<ProgressStream> {
+        archive::load(self.images()?, options).await
     }
 
-    async fn prune(&self, _filters: Filters) -> Result<ImagePruneReport> {
-        self.images()?;
-        Err(not_yet("image prune"))
+    async fn prune(&self, filters: Filters) -> Result<ImagePruneReport> {
+        ops::prune(self.images()?, &filters).await
     }
 
     async fn distribution_inspect(
         &self,
-        _reference: Reference,
-        _auth: AuthConfig,
+        reference: Reference,
+        auth: AuthConfig,
     ) -> Result<DistributionInspect> {
-        self.images()?;
-        Err(not_yet("distribution inspect (it needs a registry client)"))
+        registry::inspect(self.images()?, reference, auth).await
     }
 }
 

@@ -89,7 +89,10 @@ async fn list_inspect_history_tag_remove() {
     assert!(inspect.created.is_some());
     let missing =
         engine.inspect("nope", ImageInspectOptions::default()).await.expect_err("missing");
-    assert_eq!((missing.kind(), missing.message()), (ErrorKind::NotFound, "No such image: nope"));
+    assert_eq!(
+        (missing.kind(), missing.message()),
+        (ErrorKind::NotFound, "No such image: nope:latest")
+    );
 
     let history = engine.history("alpha", None).await.expect("history");
     assert_eq!(history.len(), 1);
@@ -137,4 +140,29 @@ async fn without_containerd_every_call_is_503() {
     let err = engine.list(ImageListOptions::default()).await.expect_err("unavailable");
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert_eq!(err.message(), "containerd is not available: no socket");
+}
+
+#[tokio::test]
+async fn prune_removes_dangling_images_only_by_default() {
+    let ctrd = TestContainerd::start().await;
+    let engine = engine(&ctrd).await;
+    let kept = import(&engine, Some("kept"), &[("k", "1")], &[]).await;
+    let dangling = import(&engine, None, &[("d", "22")], &[]).await;
+
+    let report = engine.prune(Filters::default()).await.expect("prune");
+    assert_eq!(report.images_deleted, [ImageDeleteItem::Deleted(dangling)]);
+    assert!(report.space_reclaimed > 0);
+    let left: Vec<String> = engine
+        .list(ImageListOptions::default())
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, [kept.as_str()]);
+
+    let all = engine.prune(filters(r#"{"dangling":["false"]}"#)).await.expect("prune all");
+    assert_eq!(all.images_deleted.len(), 2, "untagged + deleted: {:?}", all.images_deleted);
+    assert!(engine.list(ImageListOptions::default()).await.expect("list").is_empty());
+    ctrd.stop().await;
 }

@@ -16,12 +16,14 @@ use serde_json::Value;
 use crate::containerd::{Containerd, status_error};
 use crate::content;
 
+mod archive;
 mod backend;
 #[cfg(test)]
 mod backend_tests;
 pub(crate) mod changes;
 pub(crate) mod import;
 pub(crate) mod ops;
+mod registry;
 #[cfg(test)]
 mod store_tests;
 pub(crate) mod views;
@@ -150,7 +152,12 @@ impl Store {
     /// Finds an image by name (`busybox`, `busybox:1`, `repo@sha256:…`), full ID or ID prefix,
     /// with dockerd's `No such image: <name>` when nothing matches.
     pub(crate) async fn find(&self, name: &str) -> Result<Entry, Error> {
-        let not_found = || Error::not_found(format!("No such image: {name}"));
+        // dockerd 28 names a reference with its default tag: `No such image: nosuch:latest`.
+        let shown = match parse_reference(name) {
+            Ok(r) if !name.starts_with("sha256:") => r.familiar(),
+            _ => name.to_owned(),
+        };
+        let not_found = || Error::not_found(format!("No such image: {shown}"));
         let entries = self.entries().await?;
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
         let is_hex = !hex.is_empty()

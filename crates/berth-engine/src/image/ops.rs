@@ -79,3 +79,72 @@ pub(crate) async fn remove(
     }
     Ok(items)
 }
+
+/// `POST /images/prune`: removes dangling images (all unused images with `dangling=false`), as
+/// dockerd does; `until` and `label` filters narrow it.
+pub(crate) async fn prune(
+    store: &Store,
+    filters: &berth_api::Filters,
+) -> Result<berth_api::image::ImagePruneReport, Error> {
+    let dangling_only = filters.get_bool("dangling")?.unwrap_or(true);
+    let until = match filters.get("until").next() {
+        Some(text) => Some(until_seconds(text)?),
+        None => None,
+    };
+    let mut report = berth_api::image::ImagePruneReport::default();
+    for entry in store.entries().await? {
+        let named = entry.names().next().is_some();
+        if dangling_only && named {
+            continue;
+        }
+        let config = &entry.image.config;
+        let created = super::views::unix_seconds(config["created"].as_str());
+        if until.is_some_and(|u| created >= u) {
+            continue;
+        }
+        let labels = config["config"]["Labels"].as_object();
+        let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(|v| v.as_str());
+        if !filters.match_labels("label", label) {
+            continue;
+        }
+        if filters.contains("label!")
+            && filters.get("label!").any(|want| match want.split_once('=') {
+                Some((k, v)) => label(k) == Some(v),
+                None => label(want).is_some(),
+            })
+        {
+            continue;
+        }
+        let size = super::views::size(&entry);
+        let name = entry.image.id.clone();
+        let items = remove(store, &name, true).await?;
+        if items.iter().any(|i| matches!(i, ImageDeleteItem::Deleted(_))) {
+            report.space_reclaimed += u64::try_from(size).unwrap_or(0);
+        }
+        report.images_deleted.extend(items);
+    }
+    Ok(report)
+}
+
+/// `until`: Unix seconds (optionally fractional), an RFC 3339 time, or a Go duration ago.
+fn until_seconds(text: &str) -> Result<i64, Error> {
+    if let Ok(nanos) = berth_api::params::parse_timestamp("until", text) {
+        return Ok(nanos.div_euclid(1_000_000_000));
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    {
+        return Ok(t.unix_timestamp());
+    }
+    let (number, unit) =
+        text.split_at(text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len()));
+    let n: f64 =
+        number.parse().map_err(|_| Error::invalid(format!("invalid filter 'until={text}'")))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(Error::invalid(format!("invalid filter 'until={text}'"))),
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(now - secs as i64)
+}
