@@ -39,9 +39,7 @@ pub(crate) fn write(dir: &Path) -> Result<Pki> {
     let pki = Pki::in_dir(dir);
 
     let mut ca_params = CertificateParams::new(Vec::new()).context("CA parameters")?;
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "berth e2e CA");
+    ca_params.distinguished_name.push(DnType::CommonName, "berth e2e CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
@@ -49,9 +47,7 @@ pub(crate) fn write(dir: &Path) -> Result<Pki> {
         KeyUsagePurpose::DigitalSignature,
     ];
     let ca_key = KeyPair::generate().context("generating the CA key")?;
-    let ca_cert = ca_params
-        .self_signed(&ca_key)
-        .context("self-signing the CA")?;
+    let ca_cert = ca_params.self_signed(&ca_key).context("self-signing the CA")?;
     write_file(&pki.ca_cert, &ca_cert.pem(), 0o644)?;
     let issuer = Issuer::new(ca_params, ca_key);
 
@@ -60,10 +56,8 @@ pub(crate) fn write(dir: &Path) -> Result<Pki> {
             CertificateParams::new(sans).with_context(|| format!("{cn} parameters"))?;
         params.distinguished_name.push(DnType::CommonName, cn);
         params.use_authority_key_identifier_extension = true;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
+        params.key_usages =
+            vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![usage];
         let key = KeyPair::generate().with_context(|| format!("generating the {cn} key"))?;
         let cert = params
@@ -80,11 +74,8 @@ pub(crate) fn write(dir: &Path) -> Result<Pki> {
     write_file(&pki.server_cert, &server_cert, 0o644)?;
     write_file(&pki.server_key, &server_key, 0o600)?;
 
-    let (client_cert, client_key) = leaf(
-        Vec::new(),
-        "e2e-client",
-        ExtendedKeyUsagePurpose::ClientAuth,
-    )?;
+    let (client_cert, client_key) =
+        leaf(Vec::new(), "e2e-client", ExtendedKeyUsagePurpose::ClientAuth)?;
     write_file(&pki.client_cert, &client_cert, 0o644)?;
     write_file(&pki.client_key, &client_key, 0o600)?;
 
@@ -127,16 +118,8 @@ mod tests {
                 cert,
             ])
         };
-        assert!(
-            verify("sslserver", &pki.server_cert)?
-                .trim_end()
-                .ends_with("OK")
-        );
-        assert!(
-            verify("sslclient", &pki.client_cert)?
-                .trim_end()
-                .ends_with("OK")
-        );
+        assert!(verify("sslserver", &pki.server_cert)?.trim_end().ends_with("OK"));
+        assert!(verify("sslclient", &pki.client_cert)?.trim_end().ends_with("OK"));
         // A client certificate must not pass as a server one: the usages are set.
         assert!(verify("sslserver", &pki.client_cert).is_err());
         let sans = openssl(&[

@@ -52,23 +52,15 @@ pub(crate) fn display(cmd: &Command) -> String {
 
 fn quote(word: &str) -> String {
     let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+    if plain { word.to_owned() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
 /// Runs `cmd` with inherited stdio, echoing it first; fails on a non-zero exit.
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let line = display(cmd);
     println!("$ {line}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot start `{line}`"))?;
+    let status = cmd.status().with_context(|| format!("cannot start `{line}`"))?;
     if !status.success() {
         bail!("`{line}` failed: {status}");
     }
@@ -79,10 +71,8 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
 /// non-zero exit.
 pub(crate) fn stdout(cmd: &mut Command) -> Result<String> {
     let line = display(cmd);
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("cannot start `{line}`"))?;
+    let output =
+        cmd.stdin(Stdio::null()).output().with_context(|| format!("cannot start `{line}`"))?;
     if !output.status.success() {
         bail!(
             "`{line}` failed: {}\n{}",
@@ -153,23 +143,13 @@ pub(crate) fn capture(cmd: &mut Command, timeout: Duration) -> Result<Captured> 
     let status = match status {
         Some(status) => Some(status),
         None => {
-            child
-                .kill()
-                .with_context(|| format!("killing `{cmdline}`"))?;
-            child
-                .wait()
-                .with_context(|| format!("reaping `{cmdline}`"))?;
+            child.kill().with_context(|| format!("killing `{cmdline}`"))?;
+            child.wait().with_context(|| format!("reaping `{cmdline}`"))?;
             None
         }
     };
     let elapsed = started.elapsed();
-    Ok(Captured {
-        cmdline,
-        status,
-        stdout: join(stdout)?,
-        stderr: join(stderr)?,
-        elapsed,
-    })
+    Ok(Captured { cmdline, status, stdout: join(stdout)?, stderr: join(stderr)?, elapsed })
 }
 
 /// Waits for `child` to exit until `deadline`; `None` if it is still running.
@@ -208,10 +188,7 @@ mod tests {
     fn display_quotes_what_the_shell_would_split() {
         let mut cmd = Command::new("docker");
         cmd.args(["version", "--format", "{{json .}}", "it's"]);
-        assert_eq!(
-            display(&cmd),
-            r"docker version --format '{{json .}}' 'it'\''s'"
-        );
+        assert_eq!(display(&cmd), r"docker version --format '{{json .}}' 'it'\''s'");
     }
 
     #[test]
@@ -229,10 +206,8 @@ mod tests {
 
     #[test]
     fn capture_kills_a_command_past_its_deadline() -> Result<()> {
-        let out = capture(
-            Command::new("sh").args(["-c", "exec sleep 30"]),
-            Duration::from_millis(200),
-        )?;
+        let out =
+            capture(Command::new("sh").args(["-c", "exec sleep 30"]), Duration::from_millis(200))?;
         assert!(out.status.is_none(), "{}", out.describe());
         assert!(out.elapsed < Duration::from_secs(10), "{}", out.describe());
         Ok(())

@@ -6,7 +6,7 @@
 //! whatever happened (see [`daemon::Daemon`]'s `Drop`).
 
 mod checks;
-mod daemon;
+pub(crate) mod daemon;
 
 use std::fs;
 use std::net::TcpListener;
@@ -95,10 +95,7 @@ pub(crate) fn run(options: &Options) -> Result<usize> {
         .tempdir()
         .context("creating a temporary directory")?;
     // berthd may canonicalize its roots; compare against the same spelling.
-    let root = tmp
-        .path()
-        .canonicalize()
-        .context("canonicalizing the temporary directory")?;
+    let root = tmp.path().canonicalize().context("canonicalizing the temporary directory")?;
     let layout = Layout::create(&root)?;
     println!("e2e: berthd {} in {}", berthd.display(), root.display());
 
@@ -111,10 +108,7 @@ pub(crate) fn run(options: &Options) -> Result<usize> {
     if started {
         checks::run_all(&layout, &daemon, &version, &mut report);
     }
-    report.record(
-        "SIGTERM: berthd shuts down gracefully (exit 0)",
-        daemon.shutdown(),
-    );
+    report.record("SIGTERM: berthd shuts down gracefully (exit 0)", daemon.shutdown());
     if report.failed() > 0 {
         println!(
             "--- last {LOG_TAIL_LINES} lines of {}\n{}",
@@ -128,8 +122,7 @@ pub(crate) fn run(options: &Options) -> Result<usize> {
         let kept = tmp.keep();
         println!("e2e: kept {}", kept.display());
     } else {
-        tmp.close()
-            .with_context(|| format!("removing {}", root.display()))?;
+        tmp.close().with_context(|| format!("removing {}", root.display()))?;
     }
     report.finish()
 }
@@ -183,11 +176,7 @@ impl Report {
     }
 
     fn finish(self) -> Result<usize> {
-        println!(
-            "e2e: {} passed, {} failed",
-            self.passed.len(),
-            self.failed.len()
-        );
+        println!("e2e: {} passed, {} failed", self.passed.len(), self.failed.len());
         if !self.failed.is_empty() {
             bail!("e2e checks failed: {}", self.failed.join("; "));
         }
@@ -196,10 +185,7 @@ impl Report {
 }
 
 fn indent(text: &str) -> String {
-    text.lines()
-        .map(|line| format!("    {line}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(|line| format!("    {line}")).collect::<Vec<_>>().join("\n")
 }
 
 #[cfg(test)]

@@ -9,14 +9,7 @@ use crate::cmd;
 
 /// Crates that speak HTTP as a server framework; wire types and backend
 /// traits must stay free of them.
-const HTTP_STACK: &[&str] = &[
-    "axum",
-    "axum-core",
-    "tower",
-    "tower-http",
-    "hyper",
-    "hyper-util",
-];
+const HTTP_STACK: &[&str] = &["axum", "axum-core", "tower", "tower-http", "hyper", "hyper-util"];
 
 /// One crate the subject must not pull in (transitively, normal edges only).
 #[derive(Debug, Clone, PartialEq)]
@@ -71,11 +64,7 @@ pub(crate) fn check() -> Result<()> {
         let found = violations_of(&rule, &deps);
         let forbidden: Vec<String> = rule.forbidden.iter().map(Forbidden::describe).collect();
         if found.is_empty() {
-            println!(
-                "ok: {} does not depend on {}",
-                rule.subject,
-                forbidden.join(", ")
-            );
+            println!("ok: {} does not depend on {}", rule.subject, forbidden.join(", "));
             continue;
         }
         for name in found {
@@ -99,10 +88,7 @@ pub(crate) fn check() -> Result<()> {
         }
     }
     if !violations.is_empty() {
-        bail!(
-            "dependency invariants violated (see DESIGN.md):\n{}",
-            violations.join("\n")
-        );
+        bail!("dependency invariants violated (see DESIGN.md):\n{}", violations.join("\n"));
     }
     Ok(())
 }
@@ -110,38 +96,25 @@ pub(crate) fn check() -> Result<()> {
 /// The rules of DESIGN.md for the crates that exist; prints the ones skipped.
 fn rules(members: &BTreeSet<String>) -> Vec<Rule> {
     let mut rules = Vec::new();
-    let routers: Vec<&String> = members
-        .iter()
-        .filter(|name| name.starts_with("berth-router-"))
-        .collect();
+    let routers: Vec<&String> =
+        members.iter().filter(|name| name.starts_with("berth-router-")).collect();
     if routers.is_empty() {
         println!("skip: no berth-router-* crate in the workspace");
     }
     for router in routers {
         rules.push(Rule {
             subject: router.clone(),
-            forbidden: vec![
-                Forbidden::Prefix("berth-router-"),
-                Forbidden::Crate("berth-engine"),
-            ],
+            forbidden: vec![Forbidden::Prefix("berth-router-"), Forbidden::Crate("berth-engine")],
         });
     }
     let mut rule = |subject: &str, forbidden: Vec<Forbidden>| {
         if members.contains(subject) {
-            rules.push(Rule {
-                subject: subject.to_owned(),
-                forbidden,
-            });
+            rules.push(Rule { subject: subject.to_owned(), forbidden });
         } else {
             println!("skip: {subject} is not a workspace member (yet)");
         }
     };
-    let http_stack = || {
-        HTTP_STACK
-            .iter()
-            .map(|&name| Forbidden::Crate(name))
-            .collect()
-    };
+    let http_stack = || HTTP_STACK.iter().map(|&name| Forbidden::Crate(name)).collect();
     rule("berth-api", http_stack());
     rule("berth-backend", http_stack());
     rule(
@@ -154,20 +127,13 @@ fn rules(members: &BTreeSet<String>) -> Vec<Rule> {
             Forbidden::Feature("hyper-util", "server"),
         ],
     );
-    rule(
-        "berth-listeners",
-        vec![Forbidden::Crate("axum"), Forbidden::Crate("axum-core")],
-    );
+    rule("berth-listeners", vec![Forbidden::Crate("axum"), Forbidden::Crate("axum-core")]);
     rules
 }
 
 fn violations_of(rule: &Rule, deps: &[Dep]) -> BTreeSet<String> {
     deps.iter()
-        .filter(|dep| {
-            rule.forbidden
-                .iter()
-                .any(|forbidden| forbidden.matches(&rule.subject, dep))
-        })
+        .filter(|dep| rule.forbidden.iter().any(|forbidden| forbidden.matches(&rule.subject, dep)))
         .map(|dep| dep.name.clone())
         .collect()
 }
@@ -175,9 +141,8 @@ fn violations_of(rule: &Rule, deps: &[Dep]) -> BTreeSet<String> {
 /// Names of the workspace's packages, from `cargo metadata`.
 pub(crate) fn workspace_members() -> Result<BTreeSet<String>> {
     let metadata = crate::metadata()?;
-    let packages = metadata["packages"]
-        .as_array()
-        .context("cargo metadata has no packages array")?;
+    let packages =
+        metadata["packages"].as_array().context("cargo metadata has no packages array")?;
     packages
         .iter()
         .map(|package| {
@@ -207,9 +172,8 @@ fn normal_deps(subject: &str) -> Result<Vec<Dep>> {
 
 /// Parses `name vX.Y.Z (path)|feat1,feat2 (*)`.
 fn parse_tree_line(line: &str) -> Result<Dep> {
-    let (package, features) = line
-        .split_once('|')
-        .with_context(|| format!("unexpected cargo tree line: {line:?}"))?;
+    let (package, features) =
+        line.split_once('|').with_context(|| format!("unexpected cargo tree line: {line:?}"))?;
     let name = package
         .split_whitespace()
         .next()
@@ -218,11 +182,7 @@ fn parse_tree_line(line: &str) -> Result<Dep> {
     let features = features.strip_suffix("(*)").unwrap_or(features).trim();
     Ok(Dep {
         name: name.to_owned(),
-        features: features
-            .split(',')
-            .filter(|f| !f.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        features: features.split(',').filter(|f| !f.is_empty()).map(str::to_owned).collect(),
     })
 }
 
@@ -231,10 +191,7 @@ mod tests {
     use super::*;
 
     fn dep(name: &str, features: &[&str]) -> Dep {
-        Dep {
-            name: name.to_owned(),
-            features: features.iter().map(|f| (*f).to_owned()).collect(),
-        }
+        Dep { name: name.to_owned(), features: features.iter().map(|f| (*f).to_owned()).collect() }
     }
 
     #[test]
@@ -261,13 +218,10 @@ mod tests {
 
     #[test]
     fn routers_must_not_reach_each_other_or_the_engine() {
-        let members: BTreeSet<String> = [
-            "berth-api",
-            "berth-router-system",
-            "berth-router-containers",
-        ]
-        .map(str::to_owned)
-        .into();
+        let members: BTreeSet<String> =
+            ["berth-api", "berth-router-system", "berth-router-containers"]
+                .map(str::to_owned)
+                .into();
         let rules = rules(&members);
         let rule = rules
             .iter()
@@ -275,16 +229,11 @@ mod tests {
             .expect("a rule for every router");
         let clean = [dep("berth-api", &[]), dep("axum", &["json"])];
         assert!(violations_of(rule, &clean).is_empty());
-        let dirty = [
-            dep("berth-router-containers", &[]),
-            dep("berth-engine", &[]),
-            dep("axum", &[]),
-        ];
+        let dirty =
+            [dep("berth-router-containers", &[]), dep("berth-engine", &[]), dep("axum", &[])];
         assert_eq!(
             violations_of(rule, &dirty),
-            ["berth-engine", "berth-router-containers"]
-                .map(str::to_owned)
-                .into()
+            ["berth-engine", "berth-router-containers"].map(str::to_owned).into()
         );
         // A crate that is not a member gets no rule, rather than a vacuous pass.
         assert!(!rules.iter().any(|rule| rule.subject == "berth-engine"));
@@ -294,16 +243,10 @@ mod tests {
     fn engine_may_use_a_hyper_client_but_not_a_server() {
         let members: BTreeSet<String> = ["berth-engine"].map(str::to_owned).into();
         let rules = rules(&members);
-        let rule = rules
-            .iter()
-            .find(|rule| rule.subject == "berth-engine")
-            .expect("engine rule");
+        let rule = rules.iter().find(|rule| rule.subject == "berth-engine").expect("engine rule");
         let client = [dep("hyper", &["client", "http2"]), dep("tower", &["util"])];
         assert!(violations_of(rule, &client).is_empty());
         let server = [dep("hyper", &["client", "server"]), dep("tower-http", &[])];
-        assert_eq!(
-            violations_of(rule, &server),
-            ["hyper", "tower-http"].map(str::to_owned).into()
-        );
+        assert_eq!(violations_of(rule, &server), ["hyper", "tower-http"].map(str::to_owned).into());
     }
 }

@@ -66,15 +66,11 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
     match command.as_str() {
         "ci" => {
             let flags = flags(&["--skip-e2e"])?;
-            ci::run(&ci::Options {
-                skip_e2e: flags.iter().any(|f| f == "--skip-e2e"),
-            })?;
+            ci::run(&ci::Options { skip_e2e: flags.iter().any(|f| f == "--skip-e2e") })?;
         }
         "e2e" => {
             let flags = flags(&["--keep"])?;
-            e2e::run(&e2e::Options {
-                keep: flags.iter().any(|f| f == "--keep"),
-            })?;
+            e2e::run(&e2e::Options { keep: flags.iter().any(|f| f == "--keep") })?;
         }
         "run" => {
             let berthd_args = match rest.split_first() {

@@ -1,0 +1,228 @@
+//! Leaving the machine as we found it: stop processes of ours that outlived
+//! their parent, and unmount what daemons mounted under our directory.
+//!
+//! "Ours" is decided by path: a process whose command line names the run's
+//! unique temporary directory, or a mount point under it. Nothing else on
+//! the machine can match, so other dockerd or containerd instances are safe.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::cmd;
+
+/// How long a process we signalled gets before SIGKILL, and `umount` gets.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Dropped last of the run's guards (after the daemons', before the
+/// temporary directory's): whatever is still running or mounted under
+/// `root` goes.
+#[derive(Debug)]
+pub(crate) struct Sweep {
+    pub(crate) root: PathBuf,
+}
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        sweep(&self.root);
+    }
+}
+
+/// Stops every process naming `root`, then unmounts everything under it;
+/// reports what it did.
+pub(crate) fn sweep(root: &Path) {
+    for pid in processes_mentioning(root) {
+        match stop_pid(pid) {
+            Ok(how) => println!("left-over process {pid} under {}: {how}", root.display()),
+            Err(err) => println!("stopping left-over process {pid}: {err:#}"),
+        }
+    }
+    if let Err(err) = unmount_under(root) {
+        println!("unmounting under {}: {err:#}", root.display());
+    }
+}
+
+/// SIGTERM, wait, SIGKILL; for a process that is not our child (we cannot
+/// reap it; gone or a zombie counts as stopped).
+pub(crate) fn stop_pid(pid: i32) -> Result<String> {
+    if !alive(pid) {
+        return Ok("already gone".to_owned());
+    }
+    kill(Pid::from_raw(pid), Signal::SIGTERM).context("sending SIGTERM")?;
+    if wait_gone(pid, KILL_TIMEOUT) {
+        return Ok("exited after SIGTERM".to_owned());
+    }
+    kill(Pid::from_raw(pid), Signal::SIGKILL).context("sending SIGKILL")?;
+    if wait_gone(pid, KILL_TIMEOUT) {
+        Ok(format!("killed: still running {KILL_TIMEOUT:?} after SIGTERM"))
+    } else {
+        bail!("still running after SIGKILL")
+    }
+}
+
+fn wait_gone(pid: i32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while alive(pid) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(cmd::POLL);
+    }
+    true
+}
+
+/// Running, and not a zombie waiting for a parent that is not us.
+fn alive(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and
+        // may itself hold spaces or parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Whether the process's command line contains `path`.
+pub(crate) fn process_mentions(pid: i32, path: &Path) -> bool {
+    let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let needle = path.to_string_lossy();
+    String::from_utf8_lossy(&cmdline).split('\0').any(|arg| arg.contains(needle.as_ref()))
+}
+
+fn processes_mentioning(path: &Path) -> Vec<i32> {
+    let own = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| u32::try_from(pid).is_ok_and(|p| p != own))
+        .filter(|&pid| alive(pid) && process_mentions(pid, path))
+        .collect()
+}
+
+/// Unmounts every mount point at or under `root`, deepest first.
+fn unmount_under(root: &Path) -> Result<()> {
+    let mountinfo =
+        fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    let mut points = mount_points_under(&mountinfo, root);
+    // Deepest first; a path mounted twice is unmounted twice.
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for point in points {
+        let plain = cmd::capture(Command::new("umount").arg(&point), KILL_TIMEOUT)?;
+        if plain.success() {
+            println!("unmounted {}", point.display());
+            continue;
+        }
+        let lazy = cmd::capture(Command::new("umount").arg("-l").arg(&point), KILL_TIMEOUT)?;
+        if lazy.success() {
+            println!("unmounted {} (lazily)", point.display());
+        } else {
+            println!("cannot unmount {}:\n{}", point.display(), lazy.describe());
+        }
+    }
+    Ok(())
+}
+
+/// Mount points in a `/proc/<pid>/mountinfo` text at or under `root`.
+fn mount_points_under(mountinfo: &str, root: &Path) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| PathBuf::from(unescape_mountinfo(field)))
+        .filter(|point| point.starts_with(root))
+        .collect()
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo` octal.
+fn unescape_mountinfo(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 4 <= bytes.len()
+            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+        {
+            let value =
+                bytes[i + 1..i + 4].iter().fold(0u32, |acc, b| acc * 8 + u32::from(b - b'0'));
+            if let Ok(byte) = u8::try_from(value) {
+                out.push(byte);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_under_a_root_are_found_and_unescaped() {
+        let mountinfo = "\
+42 27 254:0 /tmp/x/data /tmp/x/data rw,relatime shared:1 - ext4 /dev/vda rw
+43 27 0:4 net:[4026532] /tmp/x/exec/netns/default rw shared:2 - nsfs nsfs rw
+44 27 254:0 /a /tmp/x\\040y/data rw - ext4 /dev/vda rw
+45 27 254:0 / /tmp/xy rw - ext4 /dev/vda rw
+46 27 254:0 / / rw - ext4 /dev/vda rw
+";
+        assert_eq!(
+            mount_points_under(mountinfo, Path::new("/tmp/x")),
+            vec![PathBuf::from("/tmp/x/data"), PathBuf::from("/tmp/x/exec/netns/default")]
+        );
+        assert_eq!(
+            mount_points_under(mountinfo, Path::new("/tmp/x y")),
+            vec![PathBuf::from("/tmp/x y/data")]
+        );
+    }
+
+    #[test]
+    fn our_own_process_is_alive_and_a_made_up_one_is_not() {
+        let own = i32::try_from(std::process::id()).expect("pid fits in i32");
+        assert!(alive(own));
+        assert!(!alive(i32::MAX));
+    }
+
+    #[test]
+    fn a_process_naming_a_path_is_found_and_stopped() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("followed");
+        fs::write(&file, "")?;
+        let mut child = Command::new("tail")
+            .arg("-f")
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let pid = i32::try_from(child.id())?;
+        // The kernel fills in the new command line a moment after exec.
+        let deadline = Instant::now() + KILL_TIMEOUT;
+        let mut found = processes_mentioning(dir.path());
+        while found.is_empty() && Instant::now() < deadline {
+            thread::sleep(cmd::POLL);
+            found = processes_mentioning(dir.path());
+        }
+        let stopped = stop_pid(pid);
+        let _ = child.kill();
+        child.wait()?;
+        assert_eq!(found, vec![pid]);
+        assert_eq!(stopped?, "exited after SIGTERM");
+        Ok(())
+    }
+}
