@@ -21,7 +21,12 @@ fn main() {
         .unwrap_or_default();
     // "Built" as dockerd reports it, taken from the commit so builds stay reproducible.
     let build_time = Command::new("git")
-        .args(["log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%dT%H:%M:%S.000000000+00:00"])
+        .args([
+            "log",
+            "-1",
+            "--format=%cd",
+            "--date=format-local:%Y-%m-%dT%H:%M:%S.000000000+00:00",
+        ])
         .env("TZ", "UTC")
         .output()
         .ok()

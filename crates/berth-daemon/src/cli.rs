@@ -113,6 +113,11 @@ pub(crate) struct Flags {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) containerd_namespace: Option<String>,
 
+    /// Registry reached over plain HTTP, host[:port] or CIDR (repeatable).
+    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
+    #[serde(rename = "insecure-registries", skip_serializing_if = "Vec::is_empty")]
+    pub(crate) insecure_registries: Vec<String>,
+
     /// Seconds to wait for in-flight requests on shutdown (negative: forever).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

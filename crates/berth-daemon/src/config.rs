@@ -38,6 +38,7 @@ const KEYS: &[&str] = &[
     "shutdown-timeout",
     "containerd",
     "containerd-namespace",
+    "insecure-registries",
 ];
 
 /// A configuration that cannot be used.
@@ -85,6 +86,7 @@ pub(crate) struct Config {
     pub(crate) shutdown_timeout: i64,
     pub(crate) containerd: Option<PathBuf>,
     pub(crate) containerd_namespace: String,
+    pub(crate) insecure_registries: Vec<String>,
 }
 
 /// `log-format`.
@@ -117,6 +119,7 @@ impl Default for Config {
             shutdown_timeout: 15,
             containerd: None,
             containerd_namespace: berth_engine::NAMESPACE.to_owned(),
+            insecure_registries: Vec::new(),
         }
     }
 }

@@ -77,6 +77,7 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
             containerd: config.containerd.clone(),
             namespace: config.containerd_namespace.clone(),
             containerd_binary: "containerd".into(),
+            insecure_registries: config.insecure_registries.clone(),
         })
         .await,
     );

@@ -23,6 +23,9 @@ pub struct EngineConfig {
     pub namespace: String,
     /// The containerd binary to supervise.
     pub containerd_binary: PathBuf,
+    /// Registries reached over plain HTTP (`host[:port]` or CIDR), besides dockerd's default
+    /// `127.0.0.0/8`.
+    pub insecure_registries: Vec<String>,
 }
 
 struct Running {
@@ -86,7 +89,7 @@ impl Engine {
         };
         let containerd_version = conn.server_version().await?;
         let runc_version = runc_version().await;
-        let images = Store::new(conn.clone());
+        let images = Store::new(conn.clone(), config.insecure_registries.clone());
         Ok((Running { conn, images, containerd_version, runc_version }, supervisor))
     }
 

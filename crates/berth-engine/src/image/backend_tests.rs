@@ -18,6 +18,7 @@ async fn engine(ctrd: &TestContainerd) -> Engine {
         containerd: Some(ctrd.conn.address().to_owned()),
         namespace: ctrd.namespace.clone(),
         containerd_binary: "containerd".into(),
+        insecure_registries: Vec::new(),
     })
     .await
 }

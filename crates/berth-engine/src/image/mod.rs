@@ -107,11 +107,13 @@ pub(crate) fn parse_reference(name: &str) -> Result<Reference, Error> {
 pub(crate) struct Store {
     conn: Containerd,
     cache: Mutex<HashMap<String, Arc<Resolved>>>,
+    /// Registries reached over plain HTTP (`host[:port]` or CIDR) besides `127.0.0.0/8`.
+    pub(crate) insecure_registries: Vec<String>,
 }
 
 impl Store {
-    pub(crate) fn new(conn: Containerd) -> Self {
-        Self { conn, cache: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(conn: Containerd, insecure_registries: Vec<String>) -> Self {
+        Self { conn, cache: Mutex::new(HashMap::new()), insecure_registries }
     }
 
     pub(crate) fn conn(&self) -> &Containerd {

@@ -23,7 +23,7 @@ fn request(body: Bytes, name: Option<&str>, changes: &[&str]) -> ImportRequest {
 #[tokio::test]
 async fn import_tag_retag_and_dangle() {
     let ctrd = TestContainerd::start().await;
-    let store = Store::new(ctrd.conn.clone());
+    let store = Store::new(ctrd.conn.clone(), Vec::new());
 
     let tar = tarball(&[("etc/hello", "hi\n"), ("bin/tool", "#!/bin/sh\n")]);
     let id = import(&store, request(tar.clone(), Some("busybox"), &[r#"CMD ["sh"]"#]))
@@ -86,7 +86,7 @@ async fn import_tag_retag_and_dangle() {
 #[tokio::test]
 async fn bad_input_is_refused_and_leaves_nothing() {
     let ctrd = TestContainerd::start().await;
-    let store = Store::new(ctrd.conn.clone());
+    let store = Store::new(ctrd.conn.clone(), Vec::new());
 
     let garbage = Bytes::from_static(b"this is not a tarball at all, not even close ......");
     let err = import(&store, request(garbage, Some("bad"), &[])).await.expect_err("garbage");
