@@ -55,6 +55,19 @@ pub trait SystemBackend: Send + Sync + 'static {
     /// `GET /events`: past events matching `query` from `since`, then live ones until `until`.
     /// The stream ends at `until`; without it, only when the client goes away.
     fn events(&self, query: EventsQuery) -> Result<BoxStream<'static, Result<Event>>>;
+
+    /// `GET /system/df`: what images use on disk (containers, volumes and build cache are the
+    /// router's to add once they exist; Berth has none of them yet).
+    async fn disk_usage(&self) -> Result<DiskUsage>;
+}
+
+/// Disk usage of images, for `GET /system/df`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DiskUsage {
+    /// Bytes all image layers take.
+    pub layers_size: i64,
+    /// Every image, with `SharedSize` and `Containers` computed.
+    pub images: Vec<berth_api::image::ImageSummary>,
 }
 
 /// A stream of bytes: a request body handed to the backend, or an archive it produces.

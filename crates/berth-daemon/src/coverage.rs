@@ -44,7 +44,7 @@ pub(crate) const ROUTES: &[Route] = &[
     r("system", "GET", "/events", I),
     r("system", "GET", "/info", I),
     r("system", "GET", "/version", I),
-    r("system", "GET", "/system/df", N),
+    r("system", "GET", "/system/df", I),
     r("system", "POST", "/auth", N),
     r("container", "GET", "/containers/{name*}/checkpoints", N),
     r("container", "POST", "/containers/{name*}/checkpoints", N),

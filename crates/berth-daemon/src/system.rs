@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use berth_api::system::{ComponentVersion, Info, Platform, RegistryConfig, Version};
 use berth_api::{Error, MAX_API_VERSION, MIN_API_VERSION, Result};
-use berth_backend::{BoxStream, EventsQuery, PingInfo, SystemBackend};
+use berth_backend::{BoxStream, DiskUsage, EventsQuery, PingInfo, SystemBackend};
 use futures_util::StreamExt;
 
 use berth_engine::Engine;
@@ -291,6 +291,15 @@ impl SystemBackend for HostSystem {
             server_version: build_info::VERSION.to_owned(),
             ..Info::default()
         })
+    }
+
+    async fn disk_usage(&self) -> Result<DiskUsage> {
+        if self.engine.unavailable_reason().is_some() {
+            return Ok(DiskUsage::default());
+        }
+        let images = self.engine.image_disk_usage().await?;
+        let layers_size = images.iter().map(|i| i.size).sum();
+        Ok(DiskUsage { layers_size, images })
     }
 
     fn events(

@@ -1,13 +1,13 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use berth_api::params::parse_timestamp;
-use berth_api::{Error, Filters};
+use berth_api::{ApiVersion, Error, Filters};
 use berth_backend::EventsQuery;
-use berth_http::{ApiError, ApiQuery, JsonResponse, json_lines};
+use berth_http::{ApiError, ApiQuery, JsonResponse, RequestApiVersion, json_lines};
 use http::{HeaderName, HeaderValue, header};
 
 use crate::Backend;
-use crate::params::EventsParams;
+use crate::params::{DiskUsageParams, EventsParams};
 
 fn ping_headers(backend: &Backend) -> [(HeaderName, HeaderValue); 5] {
     let info = backend.ping();
@@ -68,4 +68,47 @@ pub(crate) async fn events(
 
 pub(crate) async fn options() -> Response {
     http::StatusCode::OK.into_response()
+}
+
+pub(crate) async fn disk_usage(
+    State(backend): State<Backend>,
+    RequestApiVersion(version): RequestApiVersion,
+    uri: http::Uri,
+) -> Result<Response, ApiError> {
+    const KINDS: &[&str] = &["container", "image", "volume", "build-cache"];
+    let params = DiskUsageParams::from_query(uri.query());
+    let types = if version < ApiVersion::new(1, 42) { Vec::new() } else { params.types };
+    if let Some(bad) = types.iter().find(|t| !KINDS.contains(&t.as_str())) {
+        return Err(Error::invalid(format!("unknown object type: {bad}")).into());
+    }
+    let want = |kind: &str| types.is_empty() || types.iter().any(|t| t == kind);
+    let usage = backend.disk_usage().await?;
+    let mut body = serde_json::Map::new();
+    if want("image") {
+        let images: Vec<serde_json::Value> = usage
+            .images
+            .iter()
+            .map(|i| {
+                let mut v = serde_json::to_value(i.for_api(version)).unwrap_or_default();
+                // Unlike the image list, df reports computed counts at every API version.
+                v["Containers"] = i.containers.into();
+                v
+            })
+            .collect();
+        body.insert("LayersSize".into(), usage.layers_size.into());
+        body.insert("Images".into(), images.into());
+    }
+    if want("container") {
+        body.insert("Containers".into(), serde_json::Value::Array(Vec::new()));
+    }
+    if want("volume") {
+        body.insert("Volumes".into(), serde_json::Value::Array(Vec::new()));
+    }
+    if want("build-cache") {
+        body.insert("BuildCache".into(), serde_json::Value::Array(Vec::new()));
+        if version < ApiVersion::new(1, 42) {
+            body.insert("BuilderSize".into(), 0.into());
+        }
+    }
+    Ok(JsonResponse(serde_json::Value::Object(body)).into_response())
 }

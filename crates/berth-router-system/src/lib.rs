@@ -20,6 +20,7 @@ pub fn router(backend: Arc<dyn SystemBackend>) -> Router {
         .route("/version", get(handlers::version))
         .route("/info", get(handlers::info))
         .route("/events", get(handlers::events))
+        .route("/system/df", get(handlers::disk_usage))
         // dockerd answers OPTIONS on every path (CORS preflight) with an empty 200.
         .route("/", options(handlers::options))
         .route("/{*any}", options(handlers::options))

@@ -70,6 +70,35 @@ fn filter(entry: &Entry, summary: &ImageSummary, filters: &Filters) -> Result<bo
     Ok(true)
 }
 
+impl Engine {
+    /// Images for `GET /system/df`: `SharedSize` is the bytes of layer blobs another image also
+    /// uses; `Containers` is 0 (Berth runs no containers yet).
+    pub async fn image_disk_usage(&self) -> Result<Vec<ImageSummary>> {
+        let entries = self.images()?.entries().await?;
+        let mut users: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for entry in &entries {
+            for layer in &entry.image.layers {
+                *users.entry(layer.digest.as_str()).or_default() += 1;
+            }
+        }
+        Ok(entries
+            .iter()
+            .map(|entry| {
+                let mut summary = views::summary(entry);
+                summary.shared_size = entry
+                    .image
+                    .layers
+                    .iter()
+                    .filter(|l| users.get(l.digest.as_str()).is_some_and(|n| *n > 1))
+                    .map(|l| l.size)
+                    .sum();
+                summary.containers = 0;
+                summary
+            })
+            .collect())
+    }
+}
+
 #[async_trait::async_trait]
 impl ImageBackend for Engine {
     async fn list(&self, options: ImageListOptions) -> Result<Vec<ImageSummary>> {

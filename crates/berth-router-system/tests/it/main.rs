@@ -31,6 +31,16 @@ impl SystemBackend for Fake {
         Err(Error::unavailable("host facts unavailable"))
     }
 
+    async fn disk_usage(&self) -> Result<berth_backend::DiskUsage> {
+        let image = berth_api::image::ImageSummary {
+            id: "sha256:abc".into(),
+            repo_tags: vec!["busybox:latest".into()],
+            size: 42,
+            ..Default::default()
+        };
+        Ok(berth_backend::DiskUsage { layers_size: 42, images: vec![image] })
+    }
+
     fn events(&self, query: EventsQuery) -> Result<BoxStream<'static, Result<Event>>> {
         *self.last_query.lock().expect("lock") = Some(query);
         let event = |action: &str, t: i64| Event {
@@ -194,6 +204,41 @@ async fn options_is_an_empty_200_anywhere() {
         200 OK
         content-length: 0
 
+    "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn disk_usage_reports_images_and_empty_sections() {
+    check(Method::GET, "/system/df", expect![[r#"
+        200 OK
+        content-length: 221
+        content-type: application/json
+
+        {"BuildCache":[],"Containers":[],"Images":[{"Containers":0,"Created":0,"Id":"sha256:abc","Labels":null,"ParentId":"","RepoDigests":[],"RepoTags":["busybox:latest"],"SharedSize":0,"Size":42}],"LayersSize":42,"Volumes":[]}
+    "#]]).await;
+    check(
+        Method::GET,
+        "/system/df?type=volume",
+        expect![[r#"
+        200 OK
+        content-length: 15
+        content-type: application/json
+
+        {"Volumes":[]}
+    "#]],
+    )
+    .await;
+    check(
+        Method::GET,
+        "/system/df?type=bogus",
+        expect![[r#"
+        400 Bad Request
+        content-length: 41
+        content-type: application/json
+
+        {"message":"unknown object type: bogus"}
     "#]],
     )
     .await;
