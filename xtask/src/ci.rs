@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::{cmd, deps, e2e, invariants};
+use crate::{cmd, conformance, deps, e2e, invariants};
 
 #[derive(Debug, Default)]
 pub(crate) struct Options {
@@ -39,6 +39,14 @@ pub(crate) fn run(options: &Options) -> Result<()> {
             }),
         ));
     }
+    steps.push((
+        "conformance",
+        Box::new(|| {
+            let passed = conformance::ratchet()?;
+            PASSED.fetch_add(passed, Ordering::Relaxed);
+            Ok(())
+        }),
+    ));
     let started = Instant::now();
     let mut timings: Vec<(&str, Duration)> = Vec::new();
     let total = steps.len();
@@ -82,13 +90,7 @@ fn clippy() -> Result<()> {
 fn test() -> Result<()> {
     // nextest prints the closing summary line CI reads; it does not run
     // doctests, so cargo test runs those.
-    cmd::run(cmd::cargo().args([
-        "nextest",
-        "run",
-        "--workspace",
-        "--locked",
-        "--no-fail-fast",
-    ]))?;
+    cmd::run(cmd::cargo().args(["nextest", "run", "--workspace", "--locked", "--no-fail-fast"]))?;
     PASSED.fetch_add(junit_passed()?, Ordering::Relaxed);
     cmd::run(cmd::cargo().args(["test", "--doc", "--workspace", "--locked"]))
 }
