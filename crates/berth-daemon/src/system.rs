@@ -132,17 +132,6 @@ fn cgroup_features(version: &str) -> CgroupFeatures {
     }
 }
 
-/// Go's name for the architecture Berth was built for (`Version.Arch`).
-fn go_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "powerpc64" => "ppc64le",
-        other => other,
-    }
-}
-
 /// [`SystemBackend`] over host facts, the live configuration and the event bus.
 pub(crate) struct HostSystem {
     facts: HostFacts,
@@ -174,7 +163,7 @@ impl SystemBackend for HostSystem {
         let details = [
             ("ApiVersion", MAX_API_VERSION.to_string()),
             ("MinAPIVersion", MIN_API_VERSION.to_string()),
-            ("Arch", go_arch().to_owned()),
+            ("Arch", berth_engine::go_arch().to_owned()),
             ("Os", std::env::consts::OS.to_owned()),
             ("KernelVersion", f.kernel.clone()),
             ("GitCommit", build_info::GIT_COMMIT.to_owned()),
@@ -200,7 +189,7 @@ impl SystemBackend for HostSystem {
             git_commit: build_info::GIT_COMMIT.to_owned(),
             go_version: build_info::RUSTC_VERSION.to_owned(),
             os: std::env::consts::OS.to_owned(),
-            arch: go_arch().to_owned(),
+            arch: berth_engine::go_arch().to_owned(),
             kernel_version: f.kernel.clone(),
             experimental: config.experimental,
             build_time: build_info::BUILD_TIME.to_owned(),

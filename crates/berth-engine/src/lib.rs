@@ -25,7 +25,7 @@ pub use containerd::{Containerd, NAMESPACE};
 pub use engine::{Engine, EngineConfig};
 
 /// Go's name for the architecture Berth runs on (what image configs and `/version` say).
-pub(crate) fn go_arch() -> &'static str {
+pub fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
