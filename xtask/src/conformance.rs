@@ -10,7 +10,6 @@
 //! JUnit report, the table. berthd is stopped and the temporary directory
 //! removed whatever happens (the guards' `Drop`).
 
-mod images;
 mod junit;
 mod lists;
 mod python;
@@ -313,7 +312,7 @@ struct Session<'a> {
 
 impl Session<'_> {
     fn run(&self) -> Result<Run> {
-        let imported = images::build_and_import(&self.layout.root, &self.layout.socket)?;
+        let imported = crate::testimage::build_and_import(&self.layout.root, &self.layout.socket)?;
         let (to_run, excluded) = if self.options.ratchet {
             (self.lists.ratchet.clone(), None)
         } else {
@@ -354,7 +353,7 @@ impl Session<'_> {
         let summary = report::summarize(&results, excluded.as_deref());
         let failures = report::top_failures(&results);
         let image_lines: Vec<String> =
-            imported.iter().map(images::Imported::describe_stable).collect();
+            imported.iter().map(crate::testimage::Imported::describe_stable).collect();
         println!();
         if !failures.is_empty() {
             println!("most frequent failures:");

@@ -13,9 +13,11 @@ use crate::cmd;
 pub(crate) const RUNTIME_APT_PACKAGES: &[&str] = &["containerd", "runc"];
 
 /// Debian packages the build and the test suite need on top of the runtime
-/// ones: protoc (containerd-client generates its gRPC code at build time) and
-/// openssl (xtask's own certificate test).
-pub(crate) const BUILD_APT_PACKAGES: &[&str] = &["protobuf-compiler", "openssl"];
+/// ones: protoc (containerd-client generates its gRPC code at build time),
+/// openssl (xtask's own certificate test), busybox-static and curl (the offline
+/// test images, see `testimage.rs`).
+pub(crate) const BUILD_APT_PACKAGES: &[&str] =
+    &["protobuf-compiler", "openssl", "busybox-static", "curl"];
 
 /// Cargo subcommands the CI gates run, with the crate that provides each.
 const CARGO_TOOLS: &[(&str, &str)] = &[("nextest", "cargo-nextest"), ("deny", "cargo-deny")];

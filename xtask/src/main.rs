@@ -13,6 +13,7 @@ mod diff;
 mod e2e;
 mod invariants;
 mod run;
+mod testimage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,10 @@ commands:
                       as root with ARGS (default: berthd's own defaults)
   conformance [...]   docker-py 6.1.3's integration suite against berthd,
                       a table per API area (see docs/conformance.md)
+  test-image --socket PATH
+                      build the offline test images (busybox:latest,
+                      alpine:latest, alpine:3.10 from Debian's static busybox)
+                      and import them into the daemon on PATH
   diff [...]          the same scripted requests to a real dockerd and to
                       berthd, every difference reported (docs/api-diff.md)
   bench               not implemented yet (issue 8)
@@ -80,6 +85,25 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
             run::run(berthd_args)?;
         }
         "conformance" => return conformance::run(rest),
+        "test-image" => {
+            let [flag, socket] = rest else {
+                bail!("usage: cargo xtask test-image --socket PATH\n\n{USAGE}");
+            };
+            if flag != "--socket" {
+                bail!("usage: cargo xtask test-image --socket PATH\n\n{USAGE}");
+            }
+            deps::ensure_apt(deps::BUILD_APT_PACKAGES)?;
+            let work = tempfile::tempdir().context("creating a temporary directory")?;
+            let mut failed = false;
+            for imported in testimage::build_and_import(work.path(), std::path::Path::new(socket))?
+            {
+                println!("{}", imported.describe());
+                failed |= imported.result.is_err();
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         "diff" => return diff::run(rest),
         "bench" => {
             eprintln!("cargo xtask bench is not implemented yet (issue 8)");

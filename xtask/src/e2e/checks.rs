@@ -52,6 +52,28 @@ pub(super) fn run_all(layout: &Layout, daemon: &Daemon, version: &str, report: &
         "images: a bad tarball is refused and leaves no image",
         bad_import(&docker, layout),
     );
+    report.record(
+        "images: the offline test images (busybox, alpine) import",
+        test_images(&docker, layout),
+    );
+}
+
+fn test_images(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
+    let work = layout.root.join("test-images");
+    std::fs::create_dir_all(&work)?;
+    for imported in crate::testimage::build_and_import(&work, &layout.socket)? {
+        if let Err(err) = imported.result {
+            bail!("{}: {err:#}", imported.reference);
+        }
+    }
+    let out = docker
+        .unix(&["image", "inspect", "--format", "{{json .Config.Cmd}}", "busybox"], CLI_TIMEOUT)?;
+    ensure!(out.success() && out.stdout.trim() == r#"["sh"]"#, "busybox CMD\n{}", out.describe());
+    let out = docker.unix(&["images", "--format", "{{.Repository}}:{{.Tag}}"], CLI_TIMEOUT)?;
+    for want in ["busybox:latest", "alpine:latest", "alpine:3.10"] {
+        ensure!(out.stdout.lines().any(|l| l == want), "{want} listed\n{}", out.describe());
+    }
+    Ok(())
 }
 
 /// A tiny root filesystem tarball made with the system `tar`.

@@ -39,15 +39,15 @@ impl Flavour {
 
     fn passwd(self) -> &'static str {
         match self {
-            Flavour::Alpine => include_str!("../../conformance/images/alpine/passwd"),
-            Flavour::Busybox => include_str!("../../conformance/images/busybox/passwd"),
+            Flavour::Alpine => include_str!("../testimage/alpine/passwd"),
+            Flavour::Busybox => include_str!("../testimage/busybox/passwd"),
         }
     }
 
     fn group(self) -> &'static str {
         match self {
-            Flavour::Alpine => include_str!("../../conformance/images/alpine/group"),
-            Flavour::Busybox => include_str!("../../conformance/images/busybox/group"),
+            Flavour::Alpine => include_str!("../testimage/alpine/group"),
+            Flavour::Busybox => include_str!("../testimage/busybox/group"),
         }
     }
 }
