@@ -18,8 +18,6 @@ pub(crate) enum Status {
     NotYet,
     /// Served as a dockerd outside any swarm answers (503; swarm init/join 501).
     Standalone,
-    /// Routed, validated and parsed; the engine answers 501 naming what is missing.
-    EngineNotYet,
 }
 
 /// One dockerd route: API group, method, path pattern (`{x}` one segment, `{x*}` greedy).
@@ -34,7 +32,7 @@ const fn r(group: &'static str, method: &'static str, path: &'static str, status
     Route { group, method, path, status }
 }
 
-use Status::{EngineNotYet as E, Implemented as I, NotYet as N, Standalone as S};
+use Status::{Implemented as I, NotYet as N, Standalone as S};
 
 /// Every route of dockerd 28.5.2, in dockerd's registration order within each group.
 pub(crate) const ROUTES: &[Route] = &[
@@ -81,17 +79,17 @@ pub(crate) const ROUTES: &[Route] = &[
     r("exec", "GET", "/exec/{id*}/json", N),
     r("image", "GET", "/images/json", I),
     r("image", "GET", "/images/search", N),
-    r("image", "GET", "/images/get", E),
-    r("image", "GET", "/images/{name*}/get", E),
+    r("image", "GET", "/images/get", I),
+    r("image", "GET", "/images/{name*}/get", I),
     r("image", "GET", "/images/{name*}/history", I),
     r("image", "GET", "/images/{name*}/json", I),
-    r("image", "POST", "/images/load", E),
+    r("image", "POST", "/images/load", I),
     r("image", "POST", "/images/create", I),
-    r("image", "POST", "/images/{name*}/push", E),
+    r("image", "POST", "/images/{name*}/push", I),
     r("image", "POST", "/images/{name*}/tag", I),
     r("image", "POST", "/images/prune", I),
     r("image", "DELETE", "/images/{name*}", I),
-    r("distribution", "GET", "/distribution/{name*}/json", E),
+    r("distribution", "GET", "/distribution/{name*}/json", I),
     r("volume", "GET", "/volumes", N),
     r("volume", "GET", "/volumes/{name*}", N),
     r("volume", "POST", "/volumes/create", N),
@@ -218,20 +216,16 @@ pub(crate) fn coverage_markdown() -> String {
          - **implemented**: served by a Berth router.\n\
          - **standalone**: answered as a dockerd outside any swarm answers: `503` with\n\
            dockerd's message (`swarm init` and `swarm join` answer `501`: Berth has no swarm mode).\n\
-         - **routed; engine answers 501**: the router validates and parses the request; the engine\n\
-           answers `501` naming what it lacks (e.g. pulling needs the registry client).\n\
          - **501**: answers `501 Not Implemented` with a message naming the route, until the issue\n\
            that builds it lands.\n\n\
          Paths are shown without the optional `/vX.Y` prefix; `{name*}` matches text containing `/`.\n\n",
     );
     let count = |status| ROUTES.iter().filter(|r| r.status == status).count();
     out.push_str(&format!(
-        "{} of {} routes implemented, {} answered as a standalone engine, {} routed with the engine \
-         answering 501, {} answer 501.\n",
+        "{} of {} routes implemented, {} answered as a standalone engine, {} answer 501.\n",
         count(Status::Implemented),
         ROUTES.len(),
         count(Status::Standalone),
-        count(Status::EngineNotYet),
         count(Status::NotYet),
     ));
     let mut group = "";
@@ -243,7 +237,6 @@ pub(crate) fn coverage_markdown() -> String {
         let status = match route.status {
             Status::Implemented => "implemented",
             Status::Standalone => "standalone",
-            Status::EngineNotYet => "routed; engine answers 501",
             Status::NotYet => "501",
         };
         out.push_str(&format!("| {} | `{}` | {status} |\n", route.method, route.path));

@@ -10,8 +10,23 @@ use crate::{Containerd, Supervisor, SupervisorConfig};
 pub(crate) struct TestContainerd {
     pub(crate) conn: Containerd,
     pub(crate) namespace: String,
-    supervisor: Supervisor,
+    supervisor: Option<Supervisor>,
     pub(crate) dir: tempfile::TempDir,
+}
+
+impl Drop for TestContainerd {
+    /// A test that panicked never reached `stop`: kill its containerd so none is left behind.
+    fn drop(&mut self) {
+        let pidfile = self.dir.path().join("state/containerd.pid");
+        if let Ok(pid) = std::fs::read_to_string(pidfile)
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
 }
 
 impl TestContainerd {
@@ -29,11 +44,13 @@ impl TestContainerd {
                 .await
                 .expect("containerd starts in time")
                 .expect("containerd starts (is the containerd package installed?)");
-        Self { conn, namespace, supervisor, dir }
+        Self { conn, namespace, supervisor: Some(supervisor), dir }
     }
 
-    pub(crate) async fn stop(self) {
-        self.supervisor.stop().await;
+    pub(crate) async fn stop(mut self) {
+        if let Some(supervisor) = self.supervisor.take() {
+            supervisor.stop().await;
+        }
     }
 }
 

@@ -1,28 +1,74 @@
-//! Talking to registries: pull, push and distribution inspect (the OCI distribution API).
+//! Talking to registries: pull, push and distribution inspect (the OCI distribution API),
+//! with dockerd's progress messages and error wording.
 
 use berth_api::Result;
-use berth_api::image::{AuthConfig, DistributionInspect, Reference};
+use berth_api::image::{AuthConfig, DistributionInspect, Platform, Reference};
 use berth_backend::{ImagePullOptions, ImagePushOptions, ProgressStream};
 
 use super::Store;
-use super::backend::not_yet;
-use super::familiar;
+
+mod client;
+mod progress;
+mod pull;
+mod push;
+#[cfg(test)]
+mod testregistry;
+#[cfg(test)]
+mod tests;
 
 /// `POST /images/create?fromImage=`.
-pub(crate) async fn pull(_store: &Store, options: ImagePullOptions) -> Result<ProgressStream> {
-    Err(not_yet(&format!("pulling {}", familiar(&options.reference.to_string()))))
+pub(crate) async fn pull(store: &Store, options: ImagePullOptions) -> Result<ProgressStream> {
+    pull::pull(store, options).await
 }
 
 /// `POST /images/{name}/push`.
-pub(crate) async fn push(_store: &Store, options: ImagePushOptions) -> Result<ProgressStream> {
-    Err(not_yet(&format!("pushing {}", familiar(&options.reference.to_string()))))
+pub(crate) async fn push(store: &Store, options: ImagePushOptions) -> Result<ProgressStream> {
+    push::push(store, options).await
 }
 
-/// `GET /distribution/{name}/json`.
+/// `GET /distribution/{name}/json`: the descriptor of what the reference names in the registry,
+/// and the platforms it covers (an index's entries; for a single manifest, its config's).
 pub(crate) async fn inspect(
-    _store: &Store,
-    _reference: Reference,
-    _auth: AuthConfig,
+    store: &Store,
+    reference: Reference,
+    auth: AuthConfig,
 ) -> Result<DistributionInspect> {
-    Err(not_yet("distribution inspect (it needs the registry client)"))
+    let reference = reference.with_default_tag();
+    let path = reference.path().to_owned();
+    let client = client::Client::connect(
+        reference.domain(),
+        &store.insecure_registries,
+        auth,
+        vec![client::scope(&path, "pull")],
+    )
+    .await
+    .map_err(|e| pull::translate(e, &reference))?;
+    let fetched = client
+        .manifest(&path, &pull::tag_or_digest(&reference))
+        .await
+        .map_err(|e| pull::translate(e, &reference))?;
+    let descriptor = berth_api::image::Descriptor {
+        media_type: fetched.media_type.clone(),
+        digest: fetched.digest.clone(),
+        size: fetched.bytes.len() as i64,
+        ..Default::default()
+    };
+    let platforms = if fetched.is_index() {
+        fetched.json["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| serde_json::from_value::<Platform>(m["platform"].clone()).ok())
+            .collect()
+    } else {
+        let config = pull::descriptor(&fetched.json["config"]).ok_or_else(|| {
+            berth_api::Error::system(format!("manifest {} has no config", fetched.digest))
+        })?;
+        let bytes = pull::small_blob(&client, &path, &config).await?;
+        let config: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            berth_api::Error::system("the image config is not valid JSON").with_source(e)
+        })?;
+        vec![serde_json::from_value::<Platform>(config).unwrap_or_default()]
+    };
+    Ok(DistributionInspect { descriptor, platforms })
 }
