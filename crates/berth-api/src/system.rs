@@ -87,6 +87,18 @@ pub struct Info {
     pub oom_kill_disable: bool,
     #[serde(rename = "IPv4Forwarding")]
     pub ipv4_forwarding: bool,
+    /// bridge-nf-call-iptables is on (reported to clients below API 1.50 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_nf_iptables: Option<bool>,
+    /// bridge-nf-call-ip6tables is on (reported to clients below API 1.50 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bridge_nf_ip6tables: Option<bool>,
+    /// Kernel memory limits are supported (reported to clients below API 1.42 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_memory: Option<bool>,
+    /// Kernel TCP memory limits are supported (reported below API 1.42, when true).
+    #[serde(rename = "KernelMemoryTCP", skip_serializing_if = "Option::is_none")]
+    pub kernel_memory_tcp: Option<bool>,
     pub debug: bool,
     #[serde(rename = "NFd")]
     pub n_fd: u64,
@@ -110,6 +122,8 @@ pub struct Info {
     #[serde(rename = "NCPU")]
     pub ncpu: u64,
     pub mem_total: u64,
+    /// Swarm generic resources (none: Berth is never a swarm node); `null` as dockerd sends it.
+    pub generic_resources: Option<Vec<serde_json::Value>>,
     pub docker_root_dir: String,
     pub http_proxy: String,
     pub https_proxy: String,

@@ -99,6 +99,8 @@ struct CgroupFeatures {
     cpuset: bool,
     pids: bool,
     oom_kill_disable: bool,
+    kernel_memory: bool,
+    kernel_memory_tcp: bool,
 }
 
 fn cgroup_features(version: &str) -> CgroupFeatures {
@@ -117,6 +119,8 @@ fn cgroup_features(version: &str) -> CgroupFeatures {
             cpuset: c("cpuset"),
             pids: c("pids"),
             oom_kill_disable: false,
+            kernel_memory: false,
+            kernel_memory_tcp: false,
         };
     }
     CgroupFeatures {
@@ -129,7 +133,32 @@ fn cgroup_features(version: &str) -> CgroupFeatures {
         // The root of the pids hierarchy has no pids.max; the mounted controller is what counts.
         pids: has("pids/cgroup.procs"),
         oom_kill_disable: has("memory/memory.oom_control"),
+        kernel_memory: has("memory/memory.kmem.limit_in_bytes"),
+        kernel_memory_tcp: has("memory/memory.kmem.tcp.limit_in_bytes"),
     }
+}
+
+/// Whether the sysctl at `/proc/sys/<path>` is 1 (false when absent).
+fn sysctl_on(path: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/sys/{path}")).is_ok_and(|v| v.trim() == "1")
+}
+
+/// `Info.RegistryConfig`: loopback is always insecure (plain HTTP allowed), as in dockerd; named
+/// insecure registries are listed as index configs, CIDRs as insecure CIDRs.
+fn registry_config(insecure: &[String]) -> RegistryConfig {
+    let is_cidr = |s: &str| {
+        s.contains('/')
+            && s.split('/').next().is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok())
+    };
+    let mut cidrs = vec!["127.0.0.0/8".to_owned()];
+    cidrs.extend(insecure.iter().filter(|s| is_cidr(s)).cloned());
+    let mut index_configs = std::collections::BTreeMap::new();
+    let index = |name: &str, secure: bool, official: bool| serde_json::json!({ "Name": name, "Mirrors": [], "Secure": secure, "Official": official });
+    index_configs.insert("docker.io".to_owned(), index("docker.io", true, true));
+    for name in insecure.iter().filter(|s| !is_cidr(s)) {
+        index_configs.insert(name.clone(), index(name, false, false));
+    }
+    RegistryConfig { insecure_registry_cidrs: cidrs, index_configs, mirrors: Vec::new() }
 }
 
 /// [`SystemBackend`] over host facts, the live configuration and the event bus.
@@ -232,7 +261,7 @@ impl SystemBackend for HostSystem {
             },
             // The engine runs every container with runc through containerd's runc v2 shim.
             runtimes: if available {
-                [("io.containerd.runc.v2", "io.containerd.runc.v2"), ("runc", "runc")]
+                [("io.containerd.runc.v2", "runc"), ("runc", "runc")]
                     .into_iter()
                     .map(|(name, path)| (name.to_owned(), serde_json::json!({ "path": path })))
                     .collect()
@@ -253,6 +282,10 @@ impl SystemBackend for HostSystem {
             pids_limit: cg.pids,
             oom_kill_disable: cg.oom_kill_disable,
             ipv4_forwarding: ip_forward,
+            bridge_nf_iptables: Some(sysctl_on("net/bridge/bridge-nf-call-iptables")),
+            bridge_nf_ip6tables: Some(sysctl_on("net/bridge/bridge-nf-call-ip6tables")),
+            kernel_memory: Some(cg.kernel_memory),
+            kernel_memory_tcp: Some(cg.kernel_memory_tcp),
             debug: config.debug,
             n_fd,
             n_goroutines: n_tasks,
@@ -267,7 +300,7 @@ impl SystemBackend for HostSystem {
             os_type: std::env::consts::OS.to_owned(),
             architecture: f.machine.clone(),
             index_server_address: "https://index.docker.io/v1/".to_owned(),
-            registry_config: RegistryConfig::default(),
+            registry_config: registry_config(&config.insecure_registries),
             ncpu: f.ncpu,
             mem_total: f.mem_total,
             docker_root_dir: config.data_root.display().to_string(),

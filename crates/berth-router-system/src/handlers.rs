@@ -34,8 +34,45 @@ pub(crate) async fn version(State(backend): State<Backend>) -> Result<Response, 
     Ok(JsonResponse(backend.version().await?).into_response())
 }
 
-pub(crate) async fn info(State(backend): State<Backend>) -> Result<Response, ApiError> {
-    Ok(JsonResponse(backend.info().await?).into_response())
+pub(crate) async fn info(
+    State(backend): State<Backend>,
+    RequestApiVersion(version): RequestApiVersion,
+) -> Result<Response, ApiError> {
+    let info = backend.info().await?;
+    let mut value = serde_json::to_value(&info)
+        .map_err(|e| Error::system("cannot encode /info").with_source(e))?;
+    shape_info(&mut value, version);
+    Ok(JsonResponse(value).into_response())
+}
+
+/// Fields dockerd 28 still sends to older clients, and drops for newer ones.
+fn shape_info(value: &mut serde_json::Value, version: ApiVersion) {
+    let Some(info) = value.as_object_mut() else { return };
+    if version >= ApiVersion::new(1, 42) {
+        info.remove("KernelMemory");
+        info.remove("KernelMemoryTCP");
+    } else if info.get("KernelMemoryTCP") == Some(&serde_json::Value::Bool(false)) {
+        info.remove("KernelMemoryTCP");
+    }
+    if version >= ApiVersion::new(1, 50) {
+        info.remove("BridgeNfIptables");
+        info.remove("BridgeNfIp6tables");
+    }
+    if version < ApiVersion::new(1, 49) {
+        for key in ["ContainerdCommit", "RuncCommit", "InitCommit"] {
+            if let Some(commit) = info.get_mut(key).and_then(|c| c.as_object_mut()) {
+                let id = commit.get("ID").cloned().unwrap_or_default();
+                commit.insert("Expected".into(), id);
+            }
+        }
+    }
+    if version < ApiVersion::new(1, 47)
+        && let Some(registry) = info.get_mut("RegistryConfig").and_then(|r| r.as_object_mut())
+    {
+        let empty = || serde_json::Value::Array(Vec::new());
+        registry.insert("AllowNondistributableArtifactsCIDRs".into(), empty());
+        registry.insert("AllowNondistributableArtifactsHostnames".into(), empty());
+    }
 }
 
 pub(crate) async fn events(
@@ -105,7 +142,8 @@ pub(crate) async fn disk_usage(
         body.insert("Volumes".into(), serde_json::Value::Array(Vec::new()));
     }
     if want("build-cache") {
-        body.insert("BuildCache".into(), serde_json::Value::Array(Vec::new()));
+        // No build cache: Go marshals the nil list as null.
+        body.insert("BuildCache".into(), serde_json::Value::Null);
         if version < ApiVersion::new(1, 42) {
             body.insert("BuilderSize".into(), 0.into());
         }
