@@ -303,3 +303,37 @@ fn log_tail(path: &Path) -> String {
     let tail: Vec<&str> = lines.into_iter().rev().collect();
     if tail.is_empty() { format!("(nothing in {})", path.display()) } else { tail.join(" | ") }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+
+    use crate::testutil::TestContainerd;
+
+    fn pid_in(dir: &std::path::Path) -> Option<i32> {
+        std::fs::read_to_string(dir.join("state/containerd.pid")).ok()?.trim().parse().ok()
+    }
+
+    #[tokio::test]
+    async fn a_killed_containerd_is_restarted_and_a_stopped_one_stays_down() {
+        let ctrd = TestContainerd::start().await;
+        let first = pid_in(ctrd.dir.path()).expect("pidfile written");
+        kill(Pid::from_raw(first), Signal::SIGKILL).expect("kill containerd");
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let restarted = pid_in(ctrd.dir.path()).filter(|p| *p != first);
+            if restarted.is_some() && ctrd.conn.server_version().await.is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "containerd was not restarted");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let second = pid_in(ctrd.dir.path()).expect("new pid");
+        ctrd.stop().await;
+        assert!(kill(Pid::from_raw(second), None).is_err(), "stopped for good, not restarted");
+    }
+}

@@ -17,8 +17,33 @@ use super::import::{ImportRequest, import};
 use super::{Entry, archive, ops, registry, views};
 use crate::Engine;
 
-pub(crate) fn not_yet(what: &str) -> Error {
-    Error::not_implemented(format!("{what} is not implemented by Berth yet (issue 4)"))
+/// `fromSrc=<url>`: the tarball's bytes as they arrive (dockerd accepts `http://` and `https://`).
+async fn download(url: &str) -> Result<ByteStream> {
+    let parsed = reqwest::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| {
+        Error::invalid(format!("import: {url:?} is not an http or https URL"))
+    })?;
+    let client = super::registry::client::http_client(true)?;
+    let response = client
+        .get(parsed)
+        .send()
+        .await
+        .map_err(|e| Error::system(format!("import: cannot download {url}: {e}")))?;
+    if !response.status().is_success() {
+        return Err(Error::invalid(format!(
+            "import: downloading {url} answered {}",
+            response.status()
+        )));
+    }
+    let url = url.to_owned();
+    Ok(response
+        .bytes_stream()
+        .map(move |chunk| {
+            chunk.map_err(|e| Error::system(format!("import: download of {url} failed: {e}")))
+        })
+        .boxed())
 }
 
 /// dockerd's `reference` filter: a glob (`path.Match`) against the familiar name, with or
@@ -161,22 +186,19 @@ impl ImageBackend for Engine {
 
     async fn import(&self, options: ImageImportOptions) -> Result<ProgressStream> {
         let store = self.images()?;
-        let body = match options.source {
-            ImportSource::Body(body) => body,
-            ImportSource::Url(_) => return Err(not_yet("importing from a URL")),
+        let (body, source) = match options.source {
+            ImportSource::Body(body) => (body, "-".to_owned()),
+            ImportSource::Url(url) => (download(&url).await?, url),
         };
         let name = options.reference.map(|r| r.with_default_tag().to_string());
-        let id = import(
-            store,
-            ImportRequest {
-                body,
-                name,
-                changes: options.changes,
-                message: options.message,
-                source: "-".to_owned(),
-            },
-        )
-        .await?;
+        let request = ImportRequest {
+            body,
+            name,
+            changes: options.changes,
+            message: options.message,
+            source,
+        };
+        let id = import(store, request).await?;
         Ok(futures_util::stream::iter([Ok(ProgressMessage::status("", id))]).boxed())
     }
 

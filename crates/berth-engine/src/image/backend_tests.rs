@@ -167,3 +167,53 @@ async fn prune_removes_dangling_images_only_by_default() {
     assert!(engine.list(ImageListOptions::default()).await.expect("list").is_empty());
     ctrd.stop().await;
 }
+
+/// Serves `body` once over plain HTTP on 127.0.0.1; returns the URL.
+async fn serve_once(body: bytes::Bytes) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        if let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&body).await;
+        }
+    });
+    format!("http://{addr}/rootfs.tar")
+}
+
+#[tokio::test]
+async fn import_from_a_url() {
+    let ctrd = TestContainerd::start().await;
+    let engine = engine(&ctrd).await;
+    let url = serve_once(tarball(&[("etc/motd", "from a url")])).await;
+    let options = ImageImportOptions {
+        source: ImportSource::Url(url.clone()),
+        reference: Some(Reference::parse_normalized("fromurl:1").expect("ref")),
+        changes: Vec::new(),
+        message: String::new(),
+        platform: None,
+    };
+    let mut progress = engine.import(options).await.expect("import from URL");
+    assert!(progress.next().await.is_some_and(|m| m.is_ok()));
+    let inspect =
+        engine.inspect("fromurl:1", ImageInspectOptions::default()).await.expect("inspect");
+    assert_eq!(inspect.comment, format!("Imported from {url}"));
+
+    let bad = ImageImportOptions {
+        source: ImportSource::Url("ftp://example.invalid/x.tar".into()),
+        reference: None,
+        changes: Vec::new(),
+        message: String::new(),
+        platform: None,
+    };
+    let err = engine.import(bad).await.err().expect("not http");
+    assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+    ctrd.stop().await;
+}

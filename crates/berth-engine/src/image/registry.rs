@@ -7,7 +7,7 @@ use berth_backend::{ImagePullOptions, ImagePushOptions, ProgressStream};
 
 use super::Store;
 
-mod client;
+pub(crate) mod client;
 mod progress;
 mod pull;
 mod push;

@@ -243,7 +243,9 @@ impl ServerCertVerifier for NoVerify {
     }
 }
 
-pub(super) fn http_client(verify: bool) -> Result<reqwest::Client, Error> {
+/// An HTTP client with Berth's TLS setup (ring, platform roots; `verify=false` for insecure
+/// registries).
+pub(crate) fn http_client(verify: bool) -> Result<reqwest::Client, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
