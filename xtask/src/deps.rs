@@ -15,9 +15,10 @@ pub(crate) const RUNTIME_APT_PACKAGES: &[&str] = &["containerd", "runc"];
 /// Debian packages the build and the test suite need on top of the runtime
 /// ones: protoc (containerd-client generates its gRPC code at build time),
 /// openssl (xtask's own certificate test), busybox-static and curl (the offline
-/// test images, see `testimage.rs`).
+/// test images, see `testimage.rs`), docker-registry (a local registry for the
+/// pull and push tests: nothing leaves the machine).
 pub(crate) const BUILD_APT_PACKAGES: &[&str] =
-    &["protobuf-compiler", "openssl", "busybox-static", "curl"];
+    &["protobuf-compiler", "openssl", "busybox-static", "curl", "docker-registry"];
 
 /// Cargo subcommands the CI gates run, with the crate that provides each.
 const CARGO_TOOLS: &[(&str, &str)] = &[("nextest", "cargo-nextest"), ("deny", "cargo-deny")];

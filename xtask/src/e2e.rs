@@ -7,6 +7,7 @@
 
 mod checks;
 pub(crate) mod daemon;
+mod registry;
 
 use std::fs;
 use std::net::TcpListener;

@@ -56,6 +56,97 @@ pub(super) fn run_all(layout: &Layout, daemon: &Daemon, version: &str, report: &
         "images: the offline test images (busybox, alpine) import",
         test_images(&docker, layout),
     );
+    report.record(
+        "images: docker save | docker load keeps the ID and tags; image prune",
+        save_load_prune(&docker, layout),
+    );
+    report.record(
+        "registry: push and pull through a local registry, plain and with basic auth",
+        push_pull(&docker, layout),
+    );
+}
+
+/// `docker <args>` must succeed; returns its stdout.
+fn ok(docker: &Docker<'_>, args: &[&str]) -> Result<String> {
+    let out = docker.unix(args, CLI_TIMEOUT)?;
+    ensure!(out.success(), "docker {} failed\n{}", args.join(" "), out.describe());
+    Ok(out.stdout)
+}
+
+fn image_id(docker: &Docker<'_>, name: &str) -> Result<String> {
+    Ok(ok(docker, &["image", "inspect", "--format", "{{.Id}}", name])?.trim().to_owned())
+}
+
+fn save_load_prune(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
+    let tar = rootfs_tarball(layout, "saveload")?;
+    let id = ok(docker, &["import", &tar.to_string_lossy(), "e2e/saved:1"])?.trim().to_owned();
+    ok(docker, &["tag", "e2e/saved:1", "e2e/saved:2"])?;
+    let archive = layout.root.join("saved.tar");
+    ok(docker, &["save", "-o", &archive.to_string_lossy(), "e2e/saved"])?;
+    ok(docker, &["rmi", "e2e/saved:1", "e2e/saved:2"])?;
+    let out = ok(docker, &["load", "-i", &archive.to_string_lossy()])?;
+    ensure!(
+        out.contains("Loaded image: e2e/saved:1") && out.contains("Loaded image: e2e/saved:2"),
+        "docker load printed {out:?}"
+    );
+    ensure!(image_id(docker, "e2e/saved:2")? == id, "the ID survives save and load");
+
+    // An untagged image is what `docker image prune` removes; tagged ones stay.
+    let dangling = ok(docker, &["import", &tar.to_string_lossy()])?.trim().to_owned();
+    let out = ok(docker, &["image", "prune", "-f"])?;
+    ensure!(out.contains(&dangling), "prune reports the dangling image: {out:?}");
+    ensure!(
+        docker
+            .unix(&["image", "inspect", &dangling], CLI_TIMEOUT)?
+            .status
+            .is_some_and(|s| !s.success()),
+        "pruned image is gone"
+    );
+    ensure!(image_id(docker, "e2e/saved:1")? == id, "tagged image kept");
+    ok(docker, &["rmi", "e2e/saved:1", "e2e/saved:2"])?;
+    Ok(())
+}
+
+fn push_pull(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
+    let tar = rootfs_tarball(layout, "pushpull")?;
+    let id = ok(docker, &["import", &tar.to_string_lossy(), "e2e/pushed:1"])?.trim().to_owned();
+
+    let plain = super::registry::Registry::start(&layout.root.join("registry-plain"), None)?;
+    let remote = format!("{}/e2e/app:1", plain.domain());
+    ok(docker, &["tag", "e2e/pushed:1", &remote])?;
+    let out = ok(docker, &["push", &remote])?;
+    ensure!(out.contains("digest: sha256:"), "docker push printed {out:?}");
+    ok(docker, &["rmi", &remote])?;
+    let out = ok(docker, &["pull", &remote])?;
+    ensure!(out.contains("Status: Downloaded newer image"), "docker pull printed {out:?}");
+    ensure!(image_id(docker, &remote)? == id, "the pulled image has the pushed ID");
+    let digests = ok(docker, &["image", "inspect", "--format", "{{json .RepoDigests}}", &remote])?;
+    ensure!(
+        digests.contains(&format!("{}/e2e/app@sha256:", plain.domain())),
+        "RepoDigests: {digests}"
+    );
+    ok(docker, &["rmi", &remote])?;
+
+    let locked = super::registry::Registry::start(
+        &layout.root.join("registry-auth"),
+        Some(("e2e", "s3cret")),
+    )?;
+    let remote = format!("{}/e2e/private:1", locked.domain());
+    ok(docker, &["tag", "e2e/pushed:1", &remote])?;
+    let out = docker.unix(&["push", &remote], CLI_TIMEOUT)?;
+    ensure!(!out.success(), "push without credentials must fail\n{}", out.describe());
+    // What `docker login` stores: the CLI then sends it as X-Registry-Auth.
+    let config =
+        serde_json::json!({ "auths": { locked.domain(): { "auth": "ZTJlOnMzY3JldA==" } } });
+    std::fs::write(layout.docker_config.join("config.json"), config.to_string())?;
+    let out = ok(docker, &["push", &remote])?;
+    ensure!(out.contains("digest: sha256:"), "authenticated push printed {out:?}");
+    ok(docker, &["rmi", &remote])?;
+    ok(docker, &["pull", &remote])?;
+    ensure!(image_id(docker, &remote)? == id, "the private image pulls back with its ID");
+    std::fs::remove_file(layout.docker_config.join("config.json"))?;
+    ok(docker, &["rmi", &remote, "e2e/pushed:1"])?;
+    Ok(())
 }
 
 fn test_images(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
