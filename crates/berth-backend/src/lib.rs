@@ -56,6 +56,10 @@ pub trait SystemBackend: Send + Sync + 'static {
     /// The stream ends at `until`; without it, only when the client goes away.
     fn events(&self, query: EventsQuery) -> Result<BoxStream<'static, Result<Event>>>;
 
+    /// `POST /auth` (`docker login`): checks `auth` against its registry; the status text on
+    /// success (`Login Succeeded`), 401 when the registry refuses the credentials.
+    async fn login(&self, auth: berth_api::image::AuthConfig) -> Result<String>;
+
     /// `GET /system/df`: what images use on disk (containers, volumes and build cache are the
     /// router's to add once they exist; Berth has none of them yet).
     async fn disk_usage(&self) -> Result<DiskUsage>;

@@ -43,7 +43,7 @@ pub(crate) const ROUTES: &[Route] = &[
     r("system", "GET", "/info", I),
     r("system", "GET", "/version", I),
     r("system", "GET", "/system/df", I),
-    r("system", "POST", "/auth", N),
+    r("system", "POST", "/auth", I),
     r("container", "GET", "/containers/{name*}/checkpoints", N),
     r("container", "POST", "/containers/{name*}/checkpoints", N),
     r("container", "DELETE", "/containers/{name}/checkpoints/{checkpoint}", N),

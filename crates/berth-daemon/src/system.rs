@@ -315,6 +315,10 @@ impl SystemBackend for HostSystem {
         })
     }
 
+    async fn login(&self, auth: berth_api::image::AuthConfig) -> Result<String> {
+        self.engine.login(auth).await
+    }
+
     async fn disk_usage(&self) -> Result<DiskUsage> {
         if self.engine.unavailable_reason().is_some() {
             return Ok(DiskUsage::default());

@@ -3,7 +3,7 @@ use axum::response::{IntoResponse, Response};
 use berth_api::params::parse_timestamp;
 use berth_api::{ApiVersion, Error, Filters};
 use berth_backend::EventsQuery;
-use berth_http::{ApiError, ApiQuery, JsonResponse, RequestApiVersion, json_lines};
+use berth_http::{ApiError, ApiJson, ApiQuery, JsonResponse, RequestApiVersion, json_lines};
 use http::{HeaderName, HeaderValue, header};
 
 use crate::Backend;
@@ -149,4 +149,12 @@ pub(crate) async fn disk_usage(
         }
     }
     Ok(JsonResponse(serde_json::Value::Object(body)).into_response())
+}
+
+pub(crate) async fn login(
+    State(backend): State<Backend>,
+    ApiJson(auth): ApiJson<berth_api::image::AuthConfig>,
+) -> Result<Response, ApiError> {
+    let status = backend.login(auth).await?;
+    Ok(JsonResponse(serde_json::json!({ "Status": status, "IdentityToken": "" })).into_response())
 }

@@ -21,6 +21,7 @@ pub fn router(backend: Arc<dyn SystemBackend>) -> Router {
         .route("/info", get(handlers::info))
         .route("/events", get(handlers::events))
         .route("/system/df", get(handlers::disk_usage))
+        .route("/auth", axum::routing::post(handlers::login))
         // dockerd answers OPTIONS on every path (CORS preflight) with an empty 200.
         .route("/", options(handlers::options))
         .route("/{*any}", options(handlers::options))

@@ -144,7 +144,7 @@ fn push_pull(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
     ok(docker, &["rmi", &remote])?;
     ok(docker, &["pull", &remote])?;
     ensure!(image_id(docker, &remote)? == id, "the private image pulls back with its ID");
-    std::fs::remove_file(layout.docker_config.join("config.json"))?;
+    ok(docker, &["logout", &locked.domain()])?;
     ok(docker, &["rmi", &remote, "e2e/pushed:1"])?;
     Ok(())
 }

@@ -96,6 +96,11 @@ fn filter(entry: &Entry, summary: &ImageSummary, filters: &Filters) -> Result<bo
 }
 
 impl Engine {
+    /// `POST /auth`: whether the registry accepts these credentials (`Login Succeeded`).
+    pub async fn login(&self, auth: AuthConfig) -> Result<String> {
+        registry::login(self.images()?, auth).await
+    }
+
     /// Images for `GET /system/df`: `SharedSize` is the bytes of layer blobs another image also
     /// uses; `Containers` is 0 (Berth runs no containers yet).
     pub async fn image_disk_usage(&self) -> Result<Vec<ImageSummary>> {

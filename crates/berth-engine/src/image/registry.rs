@@ -72,3 +72,29 @@ pub(crate) async fn inspect(
     };
     Ok(DistributionInspect { descriptor, platforms })
 }
+
+/// `POST /auth` (`docker login`): checks the credentials against the registry's `/v2/`.
+pub(crate) async fn login(store: &Store, auth: AuthConfig) -> Result<String> {
+    let address = auth.serveraddress.trim().to_owned();
+    let domain = address
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .trim_end_matches("/v1")
+        .trim_end_matches("/v2");
+    let domain = match domain {
+        "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_owned(),
+        other => other.to_owned(),
+    };
+    if auth.username.is_empty() && auth.identitytoken.is_empty() && auth.auth.is_empty() {
+        return Err(berth_api::Error::invalid(
+            "login: a username (or an identity token) is required",
+        ));
+    }
+    let client =
+        client::Client::connect(&domain, &store.insecure_registries, auth, Vec::new()).await?;
+    let url = client.url("")?;
+    let request = client.request(reqwest::Method::GET, url).await?;
+    client.send(&reqwest::Method::GET, request).await?;
+    Ok("Login Succeeded".to_owned())
+}

@@ -31,6 +31,14 @@ impl SystemBackend for Fake {
         Err(Error::unavailable("host facts unavailable"))
     }
 
+    async fn login(&self, auth: berth_api::image::AuthConfig) -> Result<String> {
+        if auth.password == "right" {
+            Ok("Login Succeeded".into())
+        } else {
+            Err(Error::new(berth_api::ErrorKind::Unauthorized, "unauthorized: bad credentials"))
+        }
+    }
+
     async fn disk_usage(&self) -> Result<berth_backend::DiskUsage> {
         let image = berth_api::image::ImageSummary {
             id: "sha256:abc".into(),
@@ -242,4 +250,30 @@ async fn disk_usage_reports_images_and_empty_sections() {
     "#]],
     )
     .await;
+}
+
+async fn post_json(uri: &str, body: &'static str) -> (u16, String) {
+    let app = berth_router_system::router(Arc::new(Fake::default()));
+    let req = Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let res = app.oneshot(req).await.expect("infallible");
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn login_answers_like_dockerd() {
+    let ok = post_json(
+        "/auth",
+        r#"{"username":"u","password":"right","serveraddress":"127.0.0.1:5000"}"#,
+    )
+    .await;
+    assert_eq!(ok, (200, "{\"IdentityToken\":\"\",\"Status\":\"Login Succeeded\"}\n".to_owned()));
+    let denied = post_json("/auth", r#"{"username":"u","password":"wrong"}"#).await;
+    assert_eq!(denied.0, 401);
+    let garbage = post_json("/auth", "{not json").await;
+    assert_eq!(garbage.0, 400);
 }
