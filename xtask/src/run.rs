@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::{cmd, deps};
 
-/// Installs berthd's runtime packages, builds it in release mode and
+/// Installs berthd's runtime packages (and protoc for the build), builds it in release mode and
 /// replaces this process with it, so signals reach berthd directly.
 pub(crate) fn run(berthd_args: &[String]) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
@@ -17,6 +17,8 @@ pub(crate) fn run(berthd_args: &[String]) -> Result<()> {
         );
     }
     deps::ensure_apt(deps::RUNTIME_APT_PACKAGES)?;
+    // Building needs protoc (containerd-client generates its gRPC code at build time).
+    deps::ensure_apt(&["protobuf-compiler"])?;
     cmd::run(cmd::cargo().args([
         "build",
         "--release",
