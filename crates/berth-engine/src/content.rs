@@ -121,6 +121,7 @@ where
     match outcome {
         Ok(()) => {}
         Err(status) if status.code() == tonic::Code::AlreadyExists => {
+            conn.pin("content", &digest).await?;
             if !labels.is_empty() {
                 update_labels(conn, &digest, labels).await?;
             }

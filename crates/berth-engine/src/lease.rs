@@ -40,6 +40,16 @@ impl Lease {
         &self.conn
     }
 
+    /// Holds an existing blob in the lease.
+    pub(crate) async fn pin_content(&self, digest: &str) -> Result<(), Error> {
+        self.conn.pin("content", digest).await
+    }
+
+    /// Holds an existing snapshot in the lease.
+    pub(crate) async fn pin_snapshot(&self, key: &str) -> Result<(), Error> {
+        self.conn.pin(&format!("snapshots/{}", crate::unpack::SNAPSHOTTER), key).await
+    }
+
     /// Deletes the lease; what nothing else references becomes garbage.
     pub(crate) async fn release(self) {
         let req = DeleteRequest { id: self.id.clone(), sync: false };

@@ -48,7 +48,10 @@ pub(crate) async fn unpack(
     for (i, layer) in layers.iter().enumerate() {
         let chain = &chains[i];
         let parent = if i == 0 { String::new() } else { chains[i - 1].clone() };
-        if !exists(conn, chain).await? {
+        if exists(conn, chain).await? {
+            // Already unpacked (by another image, or one removed a moment ago): hold it.
+            conn.pin(&format!("snapshots/{SNAPSHOTTER}"), chain).await?;
+        } else {
             apply_one(conn, layer, chain, &parent).await?;
         }
         out.push((chain.clone(), usage(conn, chain).await.unwrap_or(0)));

@@ -46,6 +46,7 @@ pub struct Containerd {
     channel: Channel,
     scope: Scope,
     address: PathBuf,
+    lease: Option<String>,
 }
 
 impl std::fmt::Debug for Containerd {
@@ -63,7 +64,12 @@ impl Containerd {
         })?;
         let namespace = MetadataValue::try_from(namespace)
             .map_err(|_| Error::invalid(format!("invalid containerd namespace {namespace:?}")))?;
-        Ok(Self { channel, scope: Scope { namespace, lease: None }, address: address.to_owned() })
+        Ok(Self {
+            channel,
+            scope: Scope { namespace, lease: None },
+            address: address.to_owned(),
+            lease: None,
+        })
     }
 
     /// The socket this connection uses.
@@ -77,7 +83,26 @@ impl Containerd {
             .map_err(|_| Error::system(format!("invalid lease id {lease:?}")))?;
         let mut scoped = self.clone();
         scoped.scope.lease = Some(value);
+        scoped.lease = Some(lease.to_owned());
         Ok(scoped)
+    }
+
+    /// Adds an existing resource to this connection's lease, if it has one. containerd leases
+    /// only what a call creates; a blob or snapshot that was already there is held by nothing
+    /// until an image references it, and a GC in between would reclaim it.
+    /// `kind` is `content` or `snapshots/<snapshotter>`.
+    pub(crate) async fn pin(&self, kind: &str, id: &str) -> Result<(), Error> {
+        let Some(lease) = &self.lease else { return Ok(()) };
+        let resource = containerd_client::services::v1::Resource {
+            id: id.to_owned(),
+            r#type: kind.to_owned(),
+        };
+        let req = containerd_client::services::v1::AddResourceRequest {
+            id: lease.clone(),
+            resource: Some(resource),
+        };
+        self.leases().add_resource(req).await.map_err(|s| status_error("lease add resource", s))?;
+        Ok(())
     }
 
     fn scoped(&self) -> Scoped {

@@ -15,7 +15,6 @@ use berth_backend::{ByteStream, ImageLoadOptions, ImageSaveOptions, ProgressStre
 use super::Store;
 
 mod load;
-mod pin;
 mod progress;
 mod save;
 mod spool;

@@ -23,7 +23,6 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::io::ReaderStream;
 
-use super::pin::PinLease;
 use super::progress::loading_layer;
 use super::spool::Spool;
 use super::{ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, INDEX_JSON, MANIFEST_JSON, blob_path};
@@ -33,6 +32,7 @@ use crate::image::{
     DANGLING_PREFIX, LABEL_SIZE, MEDIA_DOCKER_LIST, MEDIA_OCI_CONFIG, MEDIA_OCI_INDEX,
     MEDIA_OCI_LAYER_TAR, MEDIA_OCI_MANIFEST, Store,
 };
+use crate::lease::Lease;
 use crate::unpack::{self, Layer, SNAPSHOTTER};
 
 const MEDIA_OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -93,7 +93,7 @@ pub(super) async fn load(store: &Store, options: ImageLoadOptions) -> Result<Pro
         let result = async {
             let spool = Spool::new(body).await?;
             let plans = plan(&spool, platform.as_ref()).await?;
-            let lease = PinLease::create(store.conn()).await?;
+            let lease = Lease::create(store.conn()).await?;
             let result = write_and_name(&store, &lease, &spool, plans, &progress).await;
             lease.release().await;
             result
@@ -305,7 +305,7 @@ fn diff_ids(config: &[u8], path: &str) -> Result<Vec<String>> {
 /// Writes every image, then names them all: nothing becomes visible unless everything is in.
 async fn write_and_name(
     store: &Store,
-    lease: &PinLease,
+    lease: &Lease,
     spool: &Spool,
     plans: Vec<Plan>,
     progress: &Progress,
@@ -355,7 +355,7 @@ async fn write_and_name(
 /// Writes one image's layers, config and manifest with containerd's GC labels, and unpacks it.
 /// Returns the manifest descriptor and the unpacked size.
 async fn write_image(
-    lease: &PinLease,
+    lease: &Lease,
     spool: &Spool,
     plan: &Plan,
     progress: &Progress,
@@ -434,7 +434,7 @@ fn sniff(head: &[u8], path: &str) -> Result<Compression> {
 /// Streams one layer file into the content store (with progress), then checks that its
 /// uncompressed content is what the config's diff ID says.
 async fn write_layer(
-    lease: &PinLease,
+    lease: &Lease,
     spool: &Spool,
     source: &LayerSource,
     index: usize,
@@ -518,7 +518,7 @@ async fn gunzip_digest(spool: &Spool, path: &str) -> Result<String> {
 
 /// Unpacks, pins every snapshot of the chain to the lease, and unpacks again if the GC took one
 /// that `unpack` found and skipped before it was pinned.
-async fn unpack_pinned(lease: &PinLease, layers: &[Layer]) -> Result<Vec<(String, i64)>> {
+async fn unpack_pinned(lease: &Lease, layers: &[Layer]) -> Result<Vec<(String, i64)>> {
     for _ in 0..5 {
         let unpacked = match unpack::unpack(lease.conn(), layers).await {
             Ok(u) => u,
@@ -554,7 +554,7 @@ async fn snapshot_exists(conn: &Containerd, key: &str) -> Result<bool> {
 /// record its GC has just swept while the file is still on disk (an image removed a moment
 /// before, then loaded again); that blob then vanishes. The blob is pinned to the lease and
 /// checked; a vanished one is written again once the stale file is gone.
-async fn durable<F, Fut>(lease: &PinLease, mut write: F) -> Result<Written>
+async fn durable<F, Fut>(lease: &Lease, mut write: F) -> Result<Written>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Written>>,
