@@ -4,10 +4,12 @@
 //! Nothing here knows about HTTP servers or containerd; it is the vocabulary the routers and the
 //! engine speak to each other.
 
+pub mod container;
 mod error;
 pub mod filters;
 pub mod image;
 pub mod params;
+pub mod stdcopy;
 pub mod system;
 mod version;
 

@@ -295,3 +295,400 @@ pub trait ImageBackend: Send + Sync + 'static {
         auth: AuthConfig,
     ) -> Result<DistributionInspect>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Containers and exec
+// ---------------------------------------------------------------------------------------------
+
+use berth_api::container::{
+    ContainerChangeResponseItem, ContainerCreateBody, ContainerCreateResponse, ContainerInspect,
+    ContainerPruneReport, ContainerStats, ContainerSummary, ContainerTopResponse,
+    ContainerUpdateBody, ContainerUpdateResponse, ContainerWaitResponse, ExecCreateBody,
+    ExecInspect, PathStat, WaitCondition,
+};
+pub use berth_api::stdcopy::StdStream;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// One piece of a container's or an exec's output, as the backend produces it. The router
+/// frames it (8-byte stdcopy header) unless the stream is a TTY, and adds the `timestamps` /
+/// `details` prefixes of logs; backends never frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChunk {
+    /// The stream it was written to (`Stdout` for everything a TTY produces).
+    pub stream: StdStream,
+    /// The bytes, as written.
+    pub bytes: Bytes,
+    /// When it was written, RFC 3339 with exactly nine fraction digits in UTC
+    /// (`2024-01-02T03:04:05.000000006Z`, dockerd's `rfc3339NanoFixed`); logs only, empty
+    /// elsewhere.
+    pub timestamp: String,
+    /// Log attributes (`--log-opt labels/env`), shown with `details=1`; logs only.
+    pub attrs: Vec<(String, String)>,
+}
+
+impl OutputChunk {
+    /// A chunk without timestamp or attributes.
+    pub fn new(stream: StdStream, bytes: impl Into<Bytes>) -> Self {
+        Self { stream, bytes: bytes.into(), timestamp: String::new(), attrs: Vec::new() }
+    }
+}
+
+/// A stream of output chunks. It ends when the output ends (the process exited, or `follow` is
+/// off and the log is exhausted). An `Err` item is a failure after output started: logs write
+/// it in-band as `Error grabbing logs: <err>\n` on the system-error stream (3), attach as
+/// `Error attaching: <err>\n` on stdout; the stream then ends.
+pub type OutputStream = BoxStream<'static, Result<OutputChunk>>;
+
+/// Options of `POST /containers/create`, after the router applied dockerd's per-version
+/// adjustments (AutoRemove dropped below 1.25, IpcMode `shareable` default below 1.40, …).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerCreateOptions {
+    /// `name`: the requested name (without or with a leading `/`), or empty for a generated one.
+    pub name: String,
+    /// The body. `host_config` and `networking_config` are always `Some` (empty when the client
+    /// sent none); `HostConfig.NetworkMode` empty or `default` is already `bridge`.
+    pub body: ContainerCreateBody,
+    /// `platform` (API ≥ 1.41), as sent (`linux/amd64`); the backend parses it.
+    pub platform: Option<String>,
+    /// Read-only mounts are non-recursive unless asked (API < 1.44 clients).
+    pub default_read_only_non_recursive: bool,
+}
+
+/// Options of `GET /containers/json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerListOptions {
+    /// `all`: include stopped containers.
+    pub all: bool,
+    /// `size`: compute `SizeRw` and `SizeRootFs`.
+    pub size: bool,
+    /// `limit`: the newest `n` containers (implies all when > 0); 0 is no limit.
+    pub limit: i64,
+    /// Filters, checked by the router against dockerd's list: `ancestor`, `before`, `expose`,
+    /// `exited`, `health`, `id`, `isolation`, `is-task`, `label`, `name`, `network`,
+    /// `publish`, `since`, `status`, `volume`. The backend checks values (400 `invalid filter
+    /// 'status=bogus'`, unknown `before`/`since` 404 `No such container: x`).
+    pub filters: Filters,
+}
+
+/// Options of stop and restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerStopOptions {
+    /// `t`: seconds to wait before SIGKILL; `None` uses the container's `StopTimeout` (10 s by
+    /// default); -1 waits forever.
+    pub timeout: Option<i64>,
+    /// `signal` (API ≥ 1.42): the stop signal; `None` uses the container's `StopSignal`.
+    pub signal: Option<String>,
+}
+
+/// Options of `DELETE /containers/{name}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerRemoveOptions {
+    /// `force`: kill a running container first.
+    pub force: bool,
+    /// `v`: remove its anonymous volumes.
+    pub volumes: bool,
+    /// `link`: remove the link named `name` instead of a container.
+    pub link: bool,
+}
+
+/// Options of `GET /containers/{name}/logs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerLogsOptions {
+    /// `stdout`.
+    pub stdout: bool,
+    /// `stderr` (the router guarantees at least one of the two).
+    pub stderr: bool,
+    /// `follow`: keep streaming until the container stops.
+    pub follow: bool,
+    /// `since`, as sent (Unix seconds with optional fraction, or a duration); the backend
+    /// parses it.
+    pub since: String,
+    /// `until`, as `since`.
+    pub until: String,
+    /// `tail`: `all`, empty, or a number of lines.
+    pub tail: String,
+    /// `timestamps`: the backend must fill [`OutputChunk::timestamp`] (the router prefixes it).
+    pub timestamps: bool,
+    /// `details`: the backend must fill [`OutputChunk::attrs`].
+    pub details: bool,
+}
+
+/// What `logs` returns: the container's TTY flag (it decides framing and content type) and the
+/// messages.
+pub struct LogStream {
+    /// `Config.Tty` of the container: no framing when true.
+    pub tty: bool,
+    /// The log messages, each a whole line as logged.
+    pub chunks: OutputStream,
+}
+
+impl std::fmt::Debug for LogStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogStream").field("tty", &self.tty).finish_non_exhaustive()
+    }
+}
+
+/// Options of `POST /containers/{name}/attach`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttachOptions {
+    /// `stdin`: forward the client's bytes to the container's stdin.
+    pub stdin: bool,
+    /// `stdout`.
+    pub stdout: bool,
+    /// `stderr`.
+    pub stderr: bool,
+    /// `logs`: replay the log first.
+    pub logs: bool,
+    /// `stream`: then stream live output.
+    pub stream: bool,
+    /// `detachKeys`, already validated by the router; empty for the default (`ctrl-p,ctrl-q`).
+    pub detach_keys: String,
+}
+
+/// What `attach` and exec `start` return: the TTY flag and the output.
+pub struct AttachStream {
+    /// Whether the output is a TTY stream (no framing). For attach the container's
+    /// `Config.Tty`; exec start ignores it (the start body's `Tty` decides, as in dockerd).
+    pub tty: bool,
+    /// Output chunks; the stream ends when the container's (or exec's) output ends, or when the
+    /// detach keys were read from stdin. The router then half-closes the connection.
+    pub output: OutputStream,
+}
+
+impl std::fmt::Debug for AttachStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttachStream").field("tty", &self.tty).finish_non_exhaustive()
+    }
+}
+
+/// Options of `POST /commit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerCommitOptions {
+    /// `container`: the container to commit.
+    pub container: String,
+    /// `repo` and `tag` as a tagged reference; `None` for an untagged image.
+    pub reference: Option<berth_api::image::Reference>,
+    /// `comment`.
+    pub comment: String,
+    /// `author`.
+    pub author: String,
+    /// `pause` (default true): pause the container while committing.
+    pub pause: bool,
+    /// `changes`: Dockerfile instructions to apply.
+    pub changes: Vec<String>,
+    /// The body: a `Config` to merge into the image config; `None` when empty.
+    pub config: Option<berth_api::container::Config>,
+}
+
+/// Options of `PUT /containers/{name}/archive`.
+pub struct ArchivePutOptions {
+    /// `path`: the directory to extract into (must exist).
+    pub path: String,
+    /// `noOverwriteDirNonDir`: refuse to replace a directory with a non-directory and back.
+    pub no_overwrite_dir_non_dir: bool,
+    /// `copyUIDGID`: keep the archive's owners instead of the container user's.
+    pub copy_uid_gid: bool,
+    /// The tar archive (possibly compressed).
+    pub body: ByteStream,
+}
+
+impl std::fmt::Debug for ArchivePutOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArchivePutOptions")
+            .field("path", &self.path)
+            .field("no_overwrite_dir_non_dir", &self.no_overwrite_dir_non_dir)
+            .field("copy_uid_gid", &self.copy_uid_gid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The container API group: `/containers/...` and `/commit`.
+///
+/// `name` is what the client wrote: a name (with or without the leading `/`), a full ID, or an
+/// unambiguous ID prefix. Every method answers an unknown container with 404
+/// `No such container: <name>` (the name as the client wrote it); an ambiguous prefix is 400
+/// `multiple IDs found with provided prefix: <name>`.
+#[async_trait::async_trait]
+pub trait ContainerBackend: Send + Sync + 'static {
+    /// `POST /containers/create` (201). 404 `No such image: <image>` when the image is not
+    /// local (the CLI then pulls and retries); 409 `Conflict. The container name "/<name>" is
+    /// already in use by container "<id>". You have to remove (or rename) that container to be
+    /// able to reuse that name.`; 400 for invalid names (`Invalid container name (<n>), only
+    /// [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`) and invalid configuration (bad bind specs,
+    /// unknown restart policy, `Config` without `Cmd` and image without one: `no command
+    /// specified`).
+    async fn create(&self, options: ContainerCreateOptions) -> Result<ContainerCreateResponse>;
+
+    /// `GET /containers/{name}/json`; `size` fills `SizeRw`/`SizeRootFs`.
+    async fn inspect(&self, name: &str, size: bool) -> Result<ContainerInspect>;
+
+    /// `GET /containers/json`: newest first.
+    async fn list(&self, options: ContainerListOptions) -> Result<Vec<ContainerSummary>>;
+
+    /// `POST /containers/{name}/start` (204). 304 (no body) when already running; 409
+    /// `cannot start a paused container, try unpause instead`; 409 `container is marked for
+    /// removal and cannot be started`; 400/500 with the runtime's message when the process
+    /// cannot start (`failed to create task for container: ... exec: "nope": executable file
+    /// not found in $PATH: unknown` is a 400). `checkpoint`/`checkpoint_dir` are the
+    /// experimental checkpoint restore parameters, empty normally.
+    async fn start(&self, name: &str, checkpoint: &str, checkpoint_dir: &str) -> Result<()>;
+
+    /// `POST /containers/{name}/stop` (204). 304 (no body) when not running. Sends the stop
+    /// signal, waits `timeout`, then SIGKILL; returns once the container stopped.
+    async fn stop(&self, name: &str, options: ContainerStopOptions) -> Result<()>;
+
+    /// `POST /containers/{name}/restart` (204): stop (if running) then start.
+    async fn restart(&self, name: &str, options: ContainerStopOptions) -> Result<()>;
+
+    /// `POST /containers/{name}/kill` (204); `signal` empty means SIGKILL. 409 `Container
+    /// <id> is not running` when not running; 400 `Invalid signal: <s>` for unknown signals.
+    /// (The router prefixes any error with `cannot kill container: <name>: `, as dockerd.)
+    async fn kill(&self, name: &str, signal: &str) -> Result<()>;
+
+    /// `POST /containers/{name}/pause` (204). 409 `Container <id> is not running` / `Container
+    /// <id> is already paused`.
+    async fn pause(&self, name: &str) -> Result<()>;
+
+    /// `POST /containers/{name}/unpause` (204). 409 `Container <id> is not paused`.
+    async fn unpause(&self, name: &str) -> Result<()>;
+
+    /// `POST /containers/{name}/wait`. Resolves the container now (404 before the 200 is
+    /// sent), returns a future that completes with the exit status when `condition` is met.
+    /// The router sends the 200 header at once and the body when the future completes; a
+    /// failure while waiting goes in `Error.Message` of the answer.
+    async fn wait(
+        &self,
+        name: &str,
+        condition: WaitCondition,
+    ) -> Result<BoxFuture<'static, ContainerWaitResponse>>;
+
+    /// `DELETE /containers/{name}` (204). 409 `cannot remove container "/<name>": container is
+    /// running: stop the container before removing or force remove` without `force`; 409
+    /// `removal of container <id> is already in progress`. With `link`, 404 / 400 as dockerd
+    /// for a missing or invalid link name.
+    async fn remove(&self, name: &str, options: ContainerRemoveOptions) -> Result<()>;
+
+    /// `POST /containers/{name}/rename` (204). 400 `Neither old nor new names may be empty`;
+    /// 400 `Renaming a container with the same name as its current name`; 409 `Conflict. The
+    /// container name "/<new>" is already in use by container "<id>". You have to remove (or
+    /// rename) that container to be able to reuse that name.`; 400 for invalid names.
+    async fn rename(&self, name: &str, new_name: &str) -> Result<()>;
+
+    /// `POST /containers/{name}/update`. `PidsLimit` of 0 or below is already 0 (unlimited),
+    /// `KernelMemory` dropped for API ≥ 1.42, `PidsLimit` dropped below 1.40. 400 `Cannot
+    /// update container <id>: ...` for invalid values.
+    async fn update(
+        &self,
+        name: &str,
+        update: ContainerUpdateBody,
+    ) -> Result<ContainerUpdateResponse>;
+
+    /// `GET /containers/{name}/top`; `ps_args` default `-ef`. 409 `Container <id> is not
+    /// running`; 500 `ps: ...` when ps fails.
+    async fn top(&self, name: &str, ps_args: &str) -> Result<ContainerTopResponse>;
+
+    /// `GET /containers/{name}/stats`: one sample and end (`stream` false; `one_shot` skips
+    /// the second sample used for `precpu_stats`), or a sample per second until the container
+    /// stops or the client goes away. A stopped container yields zeroed samples, not an error.
+    async fn stats(
+        &self,
+        name: &str,
+        stream: bool,
+        one_shot: bool,
+    ) -> Result<BoxStream<'static, Result<ContainerStats>>>;
+
+    /// `GET /containers/{name}/logs`. 501 `configured logging driver does not support reading`
+    /// for drivers without read support; 400 for a malformed `since`/`until`.
+    async fn logs(&self, name: &str, options: ContainerLogsOptions) -> Result<LogStream>;
+
+    /// `GET /containers/{name}/changes`: filesystem changes against the image; `None` (sent as
+    /// `null`, as dockerd does) when nothing changed.
+    async fn changes(&self, name: &str) -> Result<Option<Vec<ContainerChangeResponseItem>>>;
+
+    /// `GET /containers/{name}/export`: the root filesystem as a tar stream.
+    async fn export(&self, name: &str) -> Result<ByteStream>;
+
+    /// `HEAD /containers/{name}/archive`: stat of `path`. 404 `Could not find the file <path>
+    /// in container <name>`; 400 for a relative path.
+    async fn archive_stat(&self, name: &str, path: &str) -> Result<PathStat>;
+
+    /// `GET /containers/{name}/archive`: a tar of `path` and its stat. Errors as
+    /// [`ContainerBackend::archive_stat`].
+    async fn archive_get(&self, name: &str, path: &str) -> Result<(PathStat, ByteStream)>;
+
+    /// `PUT /containers/{name}/archive` (200): extracts a tar into `path`. 404 when `path` does
+    /// not exist; 400 `extraction point is not a directory`; 403 when the root filesystem is
+    /// read-only.
+    async fn archive_put(&self, name: &str, options: ArchivePutOptions) -> Result<()>;
+
+    /// `POST /containers/prune`: removes stopped containers. Filters checked by the router:
+    /// `label`, `label!`, `until`. 409 `a prune operation is already running`.
+    async fn prune(&self, filters: Filters) -> Result<ContainerPruneReport>;
+
+    /// `POST /commit` (201): the new image's ID. 404 for the container; 409 `You cannot commit
+    /// a container that is ... ` as dockerd for removing/dead containers.
+    async fn commit(&self, options: ContainerCommitOptions) -> Result<String>;
+
+    /// `POST /containers/{name}/resize` (200, empty). 409 `Container <id> is not running`.
+    async fn resize(&self, name: &str, height: u32, width: u32) -> Result<()>;
+
+    /// `POST /containers/{name}/attach`. Errors returned here reach the client before the
+    /// upgrade: 404; 409 `container <name> is paused, unpause the container before attach`;
+    /// 409 `container <name> is restarting, wait until the container is running`.
+    ///
+    /// `stdin` is the client's side of the hijacked connection (raw, unframed) when
+    /// `options.stdin`; it ends when the client half-closes, and the backend then closes the
+    /// container's stdin (if `StdinOnce`) — that is what lets `docker run -i` finish. It is
+    /// fed only after the upgrade completes, so do not wait on it before returning.
+    async fn attach(
+        &self,
+        name: &str,
+        options: AttachOptions,
+        stdin: Option<ByteStream>,
+    ) -> Result<AttachStream>;
+}
+
+/// Options of `POST /exec/{id}/start`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExecStartOptions {
+    /// `Detach`: start and return; no streams.
+    pub detach: bool,
+    /// `Tty` of the start body (the framing; the process's terminal was decided at create).
+    pub tty: bool,
+    /// `ConsoleSize` `[height, width]`: already dropped by the router below API 1.42 or
+    /// without `Tty`.
+    pub console_size: Option<[u32; 2]>,
+}
+
+/// The exec API group: `/containers/{name}/exec` and `/exec/...`.
+#[async_trait::async_trait]
+pub trait ExecBackend: Send + Sync + 'static {
+    /// `POST /containers/{name}/exec` (201): the exec ID. The router has checked `Cmd` (400
+    /// `No exec command specified`) and dropped `ConsoleSize` below API 1.42. 404 `No such
+    /// container: <name>`; 409 `container <id> is not running` / `Container <id> is paused,
+    /// unpause the container before exec` / `Container <id> is restarting, wait until the
+    /// container is running`.
+    async fn create(&self, container: &str, body: ExecCreateBody) -> Result<String>;
+
+    /// `POST /exec/{id}/start`. 404 `No such exec instance: <id>` is answered as JSON before
+    /// any upgrade; any other error returned here is written in-band after the upgrade (as
+    /// `<err>\r\n` on stdout), as dockerd does (409 `exec instance <id> is already running`,
+    /// 409 `container <id> is not running`). With `detach`, the output stream is ignored and
+    /// every error is a plain JSON answer.
+    ///
+    /// `stdin` as for [`ContainerBackend::attach`]: raw client bytes, ending on half-close.
+    async fn start(
+        &self,
+        id: &str,
+        options: ExecStartOptions,
+        stdin: Option<ByteStream>,
+    ) -> Result<AttachStream>;
+
+    /// `POST /exec/{id}/resize` (200, empty). 404 `No such exec instance: <id>`.
+    async fn resize(&self, id: &str, height: u32, width: u32) -> Result<()>;
+
+    /// `GET /exec/{id}/json`. 404 `No such exec instance: <id>`.
+    async fn inspect(&self, id: &str) -> Result<ExecInspect>;
+}

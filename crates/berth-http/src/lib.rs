@@ -6,10 +6,12 @@
 
 mod error;
 mod extract;
+mod hijack;
 mod response;
 mod routing;
 
 pub use error::{ApiError, error_response};
 pub use extract::{ApiJson, ApiPath, ApiQuery, RequestApiVersion};
+pub use hijack::{Hijack, HijackStdin, hijack_error};
 pub use response::{JsonResponse, byte_stream, json_lines, progress_lines, progress_lines_in_band};
 pub use routing::{Experimental, RouteNotFound, experimental_only, get, not_found};
