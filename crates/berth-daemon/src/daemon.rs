@@ -86,6 +86,8 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
     let backends = Backends {
         system: Arc::new(system),
         images: Arc::clone(&engine) as Arc<dyn berth_backend::ImageBackend>,
+        containers: Arc::clone(&engine) as Arc<dyn berth_backend::ContainerBackend>,
+        exec: Arc::clone(&engine) as Arc<dyn berth_backend::ExecBackend>,
     };
     let handle = Arc::new(RouterHandle::new(stack::build(&(&config).into(), &backends)?));
 

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
 use berth_api::{MAX_API_VERSION, MIN_API_VERSION};
-use berth_backend::{ImageBackend, SystemBackend};
+use berth_backend::{ContainerBackend, ExecBackend, ImageBackend, SystemBackend};
 use berth_middleware::{
     AccessTraceLayer, ExperimentalLayer, StripVersionPrefixLayer, VersionLayer, cors_layer,
 };
@@ -27,6 +27,8 @@ pub(crate) type Stack = BoxCloneSyncService<Request<Body>, Response, Infallible>
 pub(crate) struct Backends {
     pub(crate) system: Arc<dyn SystemBackend>,
     pub(crate) images: Arc<dyn ImageBackend>,
+    pub(crate) containers: Arc<dyn ContainerBackend>,
+    pub(crate) exec: Arc<dyn ExecBackend>,
 }
 
 /// The parts of the configuration the stack depends on (all reloadable).
@@ -49,6 +51,10 @@ pub(crate) enum StackError {
 pub(crate) fn build(config: &StackConfig, backends: &Backends) -> Result<Stack, StackError> {
     let routes = Router::new()
         .merge(berth_router_system::router(Arc::clone(&backends.system)))
+        .merge(berth_router_container::router(
+            Arc::clone(&backends.containers),
+            Arc::clone(&backends.exec),
+        ))
         .merge(berth_router_image::router(Arc::clone(&backends.images)))
         .merge(berth_router_swarm::router());
 

@@ -5,6 +5,7 @@
 //! server.
 
 mod containerd;
+mod containers;
 mod content;
 mod engine;
 mod image;

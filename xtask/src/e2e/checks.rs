@@ -64,6 +64,25 @@ pub(super) fn run_all(layout: &Layout, daemon: &Daemon, version: &str, report: &
         "registry: push and pull through a local registry, plain and with basic auth",
         push_pull(&docker, layout),
     );
+    report.record(
+        "containers: docker ps is empty, docker inspect falls back to images, rm says no such container",
+        no_containers_yet(&docker),
+    );
+}
+
+/// Until containers can be created (issue 5) none exist, and the CLI must see exactly that.
+fn no_containers_yet(docker: &Docker<'_>) -> Result<()> {
+    let out = ok(docker, &["ps", "-a", "--format", "{{.ID}}"])?;
+    ensure!(out.trim().is_empty(), "docker ps -a printed {out:?}");
+    let out = ok(docker, &["inspect", "--format", "{{.Config.Cmd}}", "busybox"])?;
+    ensure!(out.trim() == "[sh]", "docker inspect of an image printed {out:?}");
+    let out = docker.unix(&["rm", "nosuch"], CLI_TIMEOUT)?;
+    ensure!(
+        !out.success() && out.stderr.contains("No such container: nosuch"),
+        "docker rm\n{}",
+        out.describe()
+    );
+    Ok(())
 }
 
 /// `docker <args>` must succeed; returns its stdout.

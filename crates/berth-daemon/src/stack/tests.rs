@@ -46,8 +46,16 @@ fn stack_with(config: StackConfig) -> (Stack, tempfile::TempDir) {
         EventBus::default(),
         Arc::clone(&engine),
     );
-    let stack = build(&config, &Backends { system: Arc::new(system), images: engine })
-        .expect("stack builds");
+    let stack = build(
+        &config,
+        &Backends {
+            system: Arc::new(system),
+            images: engine.clone(),
+            containers: engine.clone(),
+            exec: engine,
+        },
+    )
+    .expect("stack builds");
     (stack, dir)
 }
 
@@ -147,12 +155,16 @@ async fn unknown_paths_and_methods_are_bare_404s() {
 #[tokio::test]
 async fn routes_berth_lacks_answer_501_naming_them() {
     let (stack, _dir) = stack_with(StackConfig::default());
-    let a = get(&stack, "/v1.51/containers/json").await;
+    let a = get(&stack, "/v1.51/volumes/team/vol:1").await;
     assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED);
     let message = a.json()["message"].as_str().map(str::to_owned).unwrap_or_default();
-    assert!(message.contains("GET /containers/json"), "{message}");
-    let a = get(&stack, "/volumes/team/vol:1").await;
-    assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED);
+    assert!(message.contains("GET /volumes/{name*}"), "{message}");
+    // No container can exist yet: the list is empty and names are dockerd's 404.
+    let a = get(&stack, "/v1.51/containers/json?all=1").await;
+    assert_eq!((a.status, a.body.as_str()), (StatusCode::OK, "[]\n"));
+    let a = get(&stack, "/containers/web/json").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.json()["message"], "No such container: web");
     // Image routes exist; without containerd the engine says why, with a 503.
     let a = get(&stack, "/images/localhost:5000/team/app:1/json").await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
