@@ -6,12 +6,14 @@
 
 mod error;
 mod extract;
+mod form;
 mod hijack;
 mod response;
 mod routing;
 
 pub use error::{ApiError, error_response};
 pub use extract::{ApiJson, ApiPath, ApiQuery, RequestApiVersion};
+pub use form::{Form, percent_decode};
 pub use hijack::{Hijack, HijackStdin, hijack_error};
 pub use response::{JsonResponse, byte_stream, json_lines, progress_lines, progress_lines_in_band};
 pub use routing::{Experimental, RouteNotFound, experimental_only, get, not_found};

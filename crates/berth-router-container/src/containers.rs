@@ -24,6 +24,7 @@ use http::{HeaderValue, StatusCode, Uri, header};
 
 use crate::Backends;
 use crate::output::{attach_bytes, content_type, log_bytes};
+use crate::params::ContainerForm as _;
 use crate::params::{self, Form};
 use crate::path::{GET_SUFFIXES, POST_SUFFIXES, name_after, route};
 

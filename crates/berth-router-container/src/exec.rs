@@ -12,6 +12,7 @@ use http::{StatusCode, Uri};
 
 use crate::Backends;
 use crate::output::{attach_bytes, content_type};
+use crate::params::ContainerForm as _;
 use crate::params::Form;
 use crate::path::{name_after, route};
 

@@ -1,12 +1,8 @@
 //! Query parameters of the container and exec endpoints, read with dockerd's rules. Every
 //! rejection is a 400 naming the problem unless dockerd answers otherwise (noted).
 
-use axum::extract::FromRequestParts;
-use berth_api::params::bool_value_of;
 use berth_api::{ApiVersion, Error, Filters};
 use berth_backend::{ContainerListOptions, ContainerStopOptions};
-use berth_http::{ApiError, ApiQuery};
-use http::request::Parts;
 
 /// Filter keys dockerd accepts on `GET /containers/json`.
 pub(crate) const LIST_FILTERS: &[&str] = &[
@@ -30,42 +26,18 @@ pub(crate) const LIST_FILTERS: &[&str] = &[
 /// Filter keys dockerd accepts on `POST /containers/prune`.
 pub(crate) const PRUNE_FILTERS: &[&str] = &["label", "label!", "until"];
 
-/// The query as Go's `r.Form` sees it: every pair in order, repeated keys kept.
-#[derive(Debug, Default)]
-pub(crate) struct Form(Vec<(String, String)>);
+pub(crate) use berth_http::Form;
 
-impl<S: Send + Sync> FromRequestParts<S> for Form {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ApiQuery(pairs) = ApiQuery::from_request_parts(parts, state).await?;
-        Ok(Self(pairs))
-    }
+/// Container-specific readings of the query.
+pub(crate) trait ContainerForm {
+    /// `httputils.Uint32Value` for `h`/`w` of resize: empty is 0; anything else must parse.
+    fn resize_dim(&self, key: &str, what: &str) -> Result<u32, Error>;
+    /// dockerd's `ArchiveFormValues`: `path` is required (the missing space is dockerd's).
+    fn archive_path(&self) -> Result<&str, Error>;
 }
 
-impl Form {
-    /// `r.Form.Get`: the first value, or `""`.
-    pub(crate) fn get(&self, key: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
-    }
-
-    /// `r.Form[key]`: every value.
-    pub(crate) fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
-    }
-
-    /// `httputils.BoolValue`.
-    pub(crate) fn bool(&self, key: &str) -> bool {
-        bool_value_of(self.get(key))
-    }
-
-    /// `httputils.BoolValueOrDefault`: `default` only when the key is absent.
-    pub(crate) fn bool_or(&self, key: &str, default: bool) -> bool {
-        if self.0.iter().any(|(k, _)| k == key) { self.bool(key) } else { default }
-    }
-
-    /// `httputils.Uint32Value` for `h`/`w` of resize: empty is 0; anything else must parse.
-    pub(crate) fn resize_dim(&self, key: &str, what: &str) -> Result<u32, Error> {
+impl ContainerForm for Form {
+    fn resize_dim(&self, key: &str, what: &str) -> Result<u32, Error> {
         let value = self.get(key);
         if value.is_empty() {
             return Ok(0);
@@ -77,8 +49,7 @@ impl Form {
         })
     }
 
-    /// dockerd's `ArchiveFormValues`: `path` is required (the missing space is dockerd's).
-    pub(crate) fn archive_path(&self) -> Result<&str, Error> {
+    fn archive_path(&self) -> Result<&str, Error> {
         match self.get("path") {
             "" => Err(Error::invalid("bad parameter: pathcannot be empty")),
             path => Ok(path),

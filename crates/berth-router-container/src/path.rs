@@ -1,6 +1,8 @@
 //! gorilla/mux's greedy `{name:.*}` by hand: which dockerd route a path under `/containers/` or
 //! `/exec/` selects, and the name it captures.
 
+use berth_http::percent_decode;
+
 /// The part of `uri_path` after `prefix`, percent-decoded (gorilla matches the decoded path).
 pub(crate) fn name_after(uri_path: &str, prefix: &str) -> String {
     percent_decode(uri_path.strip_prefix(prefix).unwrap_or(""))
@@ -24,26 +26,6 @@ pub(crate) const POST_SUFFIXES: &[&str] = &[
     "kill", "pause", "unpause", "restart", "start", "stop", "wait", "resize", "attach", "exec",
     "rename", "update",
 ];
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        if bytes[i] == b'%'
-            && let (Some(hi), Some(lo)) =
-                (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
-        {
-            out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 #[cfg(test)]
 mod tests {

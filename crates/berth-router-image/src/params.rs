@@ -1,15 +1,10 @@
 //! Query parameters of the image endpoints, read with dockerd's rules and turned into the
 //! backend's option structs. Every rejection is a 400 naming the problem.
 
-use axum::extract::FromRequestParts;
 use berth_api::image::reference::AnyReference;
 use berth_api::image::{Digest, Platform, Reference};
-use berth_api::params::bool_value_of;
 use berth_api::{ApiVersion, Error, ErrorKind, Filters};
 use berth_backend::{ImageInspectOptions, ImageListOptions, ImageRemoveOptions, ImageSaveOptions};
-use http::request::Parts;
-
-use berth_http::{ApiError, ApiQuery};
 
 /// Filter keys dockerd accepts on `GET /images/json`.
 pub(crate) const LIST_FILTERS: &[&str] =
@@ -18,41 +13,17 @@ pub(crate) const LIST_FILTERS: &[&str] =
 /// Filter keys dockerd accepts on `POST /images/prune`.
 pub(crate) const PRUNE_FILTERS: &[&str] = &["dangling", "label", "label!", "until"];
 
-/// The query as Go's `r.Form` sees it: every pair in order, repeated keys kept.
-#[derive(Debug, Default)]
-pub(crate) struct Form(Vec<(String, String)>);
+pub(crate) use berth_http::Form;
 
-impl<S: Send + Sync> FromRequestParts<S> for Form {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ApiQuery(pairs) = ApiQuery::from_request_parts(parts, state).await?;
-        Ok(Self(pairs))
-    }
+/// Image-specific readings of the query.
+trait PlatformForm {
+    /// The JSON `platform` parameter of API ≥ `since`, at most once (load, save).
+    fn single_platform(&self, version: ApiVersion, since: u32) -> Result<Option<Platform>, Error>;
+    /// A JSON OCI platform in `key`, if set.
+    fn json_platform(&self, key: &str) -> Result<Option<Platform>, Error>;
 }
 
-impl Form {
-    /// `r.Form.Get`: the first value, or `""`.
-    pub(crate) fn get(&self, key: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
-    }
-
-    /// `r.Form[key]`: every value.
-    pub(crate) fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
-    }
-
-    /// `httputils.BoolValue`.
-    pub(crate) fn bool(&self, key: &str) -> bool {
-        bool_value_of(self.get(key))
-    }
-
-    /// `httputils.BoolValueOrDefault`: `default` only when the key is absent.
-    pub(crate) fn bool_or(&self, key: &str, default: bool) -> bool {
-        if self.0.iter().any(|(k, _)| k == key) { self.bool(key) } else { default }
-    }
-
-    /// The JSON `platform` parameter of API ≥ `since`, at most once (load, save).
+impl PlatformForm for Form {
     fn single_platform(&self, version: ApiVersion, since: u32) -> Result<Option<Platform>, Error> {
         if version < ApiVersion::new(1, since) {
             return Ok(None);
@@ -63,7 +34,6 @@ impl Form {
         self.json_platform("platform")
     }
 
-    /// A JSON OCI platform in `key`, if set.
     fn json_platform(&self, key: &str) -> Result<Option<Platform>, Error> {
         match self.get(key) {
             "" => Ok(None),
