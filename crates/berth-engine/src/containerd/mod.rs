@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use berth_api::{Error, ErrorKind};
+use containerd_client::services::v1::containers_client::ContainersClient;
 use containerd_client::services::v1::content_client::ContentClient;
 use containerd_client::services::v1::diff_client::DiffClient;
 use containerd_client::services::v1::images_client::ImagesClient;
 use containerd_client::services::v1::leases_client::LeasesClient;
 use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
+use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::version_client::VersionClient;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
@@ -38,7 +40,8 @@ impl Interceptor for Scope {
     }
 }
 
-type Scoped = InterceptedService<Channel, Scope>;
+/// A gRPC channel that adds Berth's namespace (and lease, if any) to every call.
+pub(crate) type Scoped = InterceptedService<Channel, Scope>;
 
 /// A connection to containerd, scoped to Berth's namespace.
 #[derive(Clone)]
@@ -127,6 +130,14 @@ impl Containerd {
 
     pub(crate) fn diff(&self) -> DiffClient<Scoped> {
         DiffClient::new(self.scoped())
+    }
+
+    pub(crate) fn tasks(&self) -> TasksClient<Scoped> {
+        TasksClient::new(self.scoped())
+    }
+
+    pub(crate) fn containers(&self) -> ContainersClient<Scoped> {
+        ContainersClient::new(self.scoped())
     }
 
     pub(crate) fn leases(&self) -> LeasesClient<Scoped> {

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::containerd::Scoped;
 use berth_api::{Error, ErrorKind};
 use containerd_client::services::v1::container::Runtime as RuntimeInfo;
 use containerd_client::services::v1::containers_client::ContainersClient;
@@ -21,10 +22,6 @@ use containerd_client::services::v1::{
     DeleteTaskRequest, KillRequest, ResizePtyRequest, StartRequest, WaitRequest,
 };
 use tokio::net::unix::pipe;
-use tonic::metadata::{AsciiMetadataValue, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 use super::stdio::{Fifos, Output, StdioConfig};
 use crate::containerd::{Containerd, status_error};
@@ -70,26 +67,11 @@ pub(crate) struct RuncOptions {
     pub(crate) systemd_cgroup: bool,
 }
 
-/// Adds `containerd-namespace` to the task and container calls.
-#[derive(Clone)]
-struct Namespaced(AsciiMetadataValue);
-
-impl Interceptor for Namespaced {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        req.metadata_mut().insert("containerd-namespace", self.0.clone());
-        Ok(req)
-    }
-}
-
-type Scoped = InterceptedService<Channel, Namespaced>;
-
 /// Where the runtime keeps host-side state, and which containerd namespace it works in.
 #[derive(Debug, Clone)]
 pub(crate) struct RuntimeConfig {
     /// Berth's exec-root: FIFOs go in `fifo/<id>/`, runc state in `runc/`.
     pub(crate) exec_root: PathBuf,
-    /// The containerd namespace (the one `conn` is scoped to).
-    pub(crate) namespace: String,
 }
 
 /// Runs containers through containerd's Containers and Tasks services.
@@ -158,24 +140,12 @@ pub(crate) struct Exit {
 }
 
 impl Runtime {
-    /// A runtime on `conn`'s containerd. The Tasks and Containers clients use their own channel
-    /// to the same socket, scoped to `config.namespace`.
+    /// A runtime on `conn`'s containerd and namespace.
     pub(crate) async fn new(conn: &Containerd, config: RuntimeConfig) -> Result<Self, Error> {
-        let channel = containerd_client::connect(conn.address()).await.map_err(|e| {
-            Error::unavailable(format!(
-                "cannot connect to containerd at {}",
-                conn.address().display()
-            ))
-            .with_source(e)
-        })?;
-        let namespace = MetadataValue::try_from(config.namespace.as_str()).map_err(|_| {
-            Error::invalid(format!("invalid containerd namespace {:?}", config.namespace))
-        })?;
-        let scoped = InterceptedService::new(channel, Namespaced(namespace));
         Ok(Self {
             conn: conn.clone(),
-            tasks: TasksClient::new(scoped.clone()),
-            containers: ContainersClient::new(scoped),
+            tasks: conn.tasks(),
+            containers: conn.containers(),
             exec_root: config.exec_root,
         })
     }

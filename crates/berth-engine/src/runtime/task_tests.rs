@@ -102,8 +102,7 @@ impl Harness {
         let found = store.find(&image).await.expect("imported image");
         let chain = crate::unpack::chain_ids(&found.image.diff_ids()).pop().expect("one layer");
         let exec_root = ctrd.dir.path().join("exec");
-        let config =
-            RuntimeConfig { exec_root: exec_root.clone(), namespace: ctrd.namespace.clone() };
+        let config = RuntimeConfig { exec_root: exec_root.clone() };
         let runtime = Runtime::new(&ctrd.conn, config).await.expect("runtime");
         let cgroup_parent = format!("/berth-test-{}", uuid::Uuid::new_v4().simple());
         let _guard =
