@@ -102,18 +102,19 @@ pub(crate) fn parse_reference(name: &str) -> Result<Reference, Error> {
         .map_err(|e| Error::invalid(e.to_string()))
 }
 
-/// The image store.
-#[derive(Debug)]
+/// The image store. Cloning is cheap and clones share the resolved-image cache, so background
+/// tasks (pull, push, load) take their own handle.
+#[derive(Debug, Clone)]
 pub(crate) struct Store {
     conn: Containerd,
-    cache: Mutex<HashMap<String, Arc<Resolved>>>,
+    cache: Arc<Mutex<HashMap<String, Arc<Resolved>>>>,
     /// Registries reached over plain HTTP (`host[:port]` or CIDR) besides `127.0.0.0/8`.
     pub(crate) insecure_registries: Vec<String>,
 }
 
 impl Store {
     pub(crate) fn new(conn: Containerd, insecure_registries: Vec<String>) -> Self {
-        Self { conn, cache: Mutex::new(HashMap::new()), insecure_registries }
+        Self { conn, cache: Arc::new(Mutex::new(HashMap::new())), insecure_registries }
     }
 
     pub(crate) fn conn(&self) -> &Containerd {

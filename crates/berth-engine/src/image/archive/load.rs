@@ -86,7 +86,7 @@ impl Progress {
 pub(super) async fn load(store: &Store, options: ImageLoadOptions) -> Result<ProgressStream> {
     let (tx, rx) = mpsc::unbounded_channel();
     // The work outlives this call: it gets its own handle on the store (same containerd).
-    let store = Store::new(store.conn().clone(), store.insecure_registries.clone());
+    let store = store.clone();
     let ImageLoadOptions { body, quiet, platform } = options;
     tokio::spawn(async move {
         let progress = Progress { tx, quiet };

@@ -29,7 +29,7 @@ pub(crate) async fn pull(
     store: &Store,
     options: ImagePullOptions,
 ) -> Result<ProgressStream, Error> {
-    let store = Store::new(store.conn().clone(), store.insecure_registries.clone());
+    let store = store.clone();
     Ok(run(move |progress| async move { pull_all(&store, options, &progress).await }))
 }
 

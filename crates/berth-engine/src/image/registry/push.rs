@@ -75,7 +75,7 @@ pub(crate) async fn push(
         }
     }
     in_repo.sort_by(|a, b| a.0.cmp(&b.0));
-    let store = Store::new(store.conn().clone(), store.insecure_registries.clone());
+    let store = store.clone();
     Ok(run(move |progress| async move {
         push_all(&store, &reference, options.auth, in_repo, &progress).await
     }))
