@@ -228,7 +228,8 @@ mod tests {
         let bus = EventBus::default();
         let mut filters = Filters::default();
         filters.add("type", "daemon");
-        let until = now_nanos() + 300_000_000;
+        // Generous, so a loaded machine still publishes both events before the deadline.
+        let until = now_nanos() + 2_000_000_000;
         let mut stream = bus.subscribe(EventsQuery { since: None, until: Some(until), filters });
         bus.publish("container", "start", "c1", BTreeMap::new());
         bus.publish("daemon", "reload", "d1", BTreeMap::new());
