@@ -8,10 +8,10 @@
 //! report goes to stdout and to `docs/api-diff.md`; the exit code is 1 when
 //! a difference is not in `xtask/diff/known-differences.json`.
 
-mod cleanup;
-mod client;
+pub(crate) mod cleanup;
+pub(crate) mod client;
 mod compare;
-mod dockerd;
+pub(crate) mod dockerd;
 mod known;
 mod report;
 mod scenarios;

@@ -4,6 +4,7 @@
 //! `cargo xtask run` builds and starts berthd on a fresh machine.
 #![allow(clippy::print_stdout)]
 
+mod bench;
 mod certs;
 mod ci;
 mod cmd;
@@ -38,11 +39,9 @@ commands:
                       and import them into the daemon on PATH
   diff [...]          the same scripted requests to a real dockerd and to
                       berthd, every difference reported (docs/api-diff.md)
-  bench               not implemented yet (issue 8)
+  bench [...]         berthd (release) against a real dockerd: HTTP load,
+                      memory, start-up (docs/benchmarks.md; never in CI)
 ";
-
-/// Exit code for a command that exists in the usage but does nothing yet.
-const NOT_IMPLEMENTED: u8 = 2;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -105,10 +104,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
             }
         }
         "diff" => return diff::run(rest),
-        "bench" => {
-            eprintln!("cargo xtask bench is not implemented yet (issue 8)");
-            return Ok(ExitCode::from(NOT_IMPLEMENTED));
-        }
+        "bench" => return bench::run(rest),
         "help" | "-h" | "--help" => print!("{USAGE}"),
         other => bail!("unknown command {other:?}\n\n{USAGE}"),
     }
