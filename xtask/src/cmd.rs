@@ -180,6 +180,25 @@ fn join(handle: thread::JoinHandle<std::io::Result<Vec<u8>>>) -> Result<String> 
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Starts a daemon: stdin closed, stdout and stderr written to `log`, and every environment
+/// variable starting with `scrub` removed, so only its flags and config file configure it.
+pub(crate) fn spawn_daemon(
+    command: &mut Command,
+    log: &std::path::Path,
+    scrub: &str,
+) -> Result<std::process::Child> {
+    let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let err = out.try_clone().context("duplicating the log file handle")?;
+    command.stdin(std::process::Stdio::null()).stdout(out).stderr(err);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with(scrub) {
+            command.env_remove(&key);
+        }
+    }
+    println!("$ {} >{} 2>&1", display(command), log.display());
+    command.spawn().with_context(|| format!("starting {}", command.get_program().to_string_lossy()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

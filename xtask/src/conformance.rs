@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::e2e::daemon::{self, Daemon};
+use crate::e2e::daemon::Daemon;
 use crate::e2e::{self, Layout};
 use crate::{cmd, deps};
 use junit::Outcome;
@@ -58,8 +58,6 @@ const TEST_API_VERSION: &str = "1.41";
 /// Our pytest plugin, `xtask/conformance/berth_conformance.py`: it marks
 /// XPASSes in the JUnit report.
 const PLUGIN: &str = "berth_conformance";
-/// Lines of berthd's log shown when a run breaks.
-const LOG_TAIL_LINES: usize = 50;
 /// docs/conformance.md's generated sections.
 const DOCS: &str = "docs/conformance.md";
 const RESULTS_SECTION: &str = "conformance-results";
@@ -269,20 +267,11 @@ fn execute(options: &Options) -> Result<Run> {
         println!("warning: {err:#}");
     }
     if result.is_err() {
-        println!(
-            "--- last {LOG_TAIL_LINES} lines of {}\n{}",
-            layout.log.display(),
-            daemon::log_tail(&layout.log, LOG_TAIL_LINES)
-        );
+        crate::e2e::print_log_tail(&layout);
     }
     drop(daemon);
 
-    if options.keep {
-        let kept = tmp.keep();
-        println!("conformance: kept {}", kept.display());
-    } else {
-        tmp.close().with_context(|| format!("removing {}", root.display()))?;
-    }
+    crate::e2e::finish_tempdir(tmp, options.keep, "conformance")?;
     // The closing line comes last, after the teardown's messages.
     let run = result?;
     println!("{}", report::totals_line(&run.totals));

@@ -111,21 +111,33 @@ pub(crate) fn run(options: &Options) -> Result<usize> {
     }
     report.record("SIGTERM: berthd shuts down gracefully (exit 0)", daemon.shutdown());
     if report.failed() > 0 {
-        println!(
-            "--- last {LOG_TAIL_LINES} lines of {}\n{}",
-            layout.log.display(),
-            daemon::log_tail(&layout.log, LOG_TAIL_LINES)
-        );
+        print_log_tail(&layout);
     }
     drop(daemon);
 
-    if options.keep {
-        let kept = tmp.keep();
-        println!("e2e: kept {}", kept.display());
-    } else {
-        tmp.close().with_context(|| format!("removing {}", root.display()))?;
-    }
+    finish_tempdir(tmp, options.keep, "e2e")?;
     report.finish()
+}
+
+/// Prints the end of berthd's log, for a run that failed.
+pub(crate) fn print_log_tail(layout: &Layout) {
+    println!(
+        "--- last {LOG_TAIL_LINES} lines of {}\n{}",
+        layout.log.display(),
+        daemon::log_tail(&layout.log, LOG_TAIL_LINES)
+    );
+}
+
+/// Removes a run's temporary directory, or keeps it (`--keep`) and says where it is.
+pub(crate) fn finish_tempdir(tmp: tempfile::TempDir, keep: bool, label: &str) -> Result<()> {
+    if keep {
+        let kept = tmp.keep();
+        println!("{label}: kept {}", kept.display());
+        Ok(())
+    } else {
+        let path = tmp.path().to_owned();
+        tmp.close().with_context(|| format!("removing {}", path.display()))
+    }
 }
 
 /// The version berthd reports: the berth-daemon package's.

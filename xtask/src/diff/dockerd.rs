@@ -2,9 +2,9 @@
 //! pidfile under the run's temporary directory, with a guard that stops it,
 //! the containerd it started, and everything it mounted there.
 
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -85,9 +85,6 @@ pub(crate) struct Dockerd {
 
 impl Dockerd {
     pub(crate) fn start(layout: &DockerdLayout) -> Result<Dockerd> {
-        let log = File::create(&layout.log)
-            .with_context(|| format!("creating {}", layout.log.display()))?;
-        let log_err = log.try_clone().context("duplicating the log file handle")?;
         let mut command = Command::new(DOCKERD);
         command
             .arg("-H")
@@ -101,19 +98,9 @@ impl Dockerd {
             .arg("--config-file")
             .arg(&layout.config_file)
             .args(["--iptables=false", "--bridge=none", "--group", "root"])
-            .current_dir(&layout.root)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        // Only flags and the empty config file configure it, not the shell
-        // (DOCKER_MIN_API_VERSION and friends).
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("DOCKER") {
-                command.env_remove(&key);
-            }
-        }
-        println!("$ {} >{} 2>&1", cmd::display(&command), layout.log.display());
-        let child = command.spawn().with_context(|| format!("starting {DOCKERD}"))?;
+            .current_dir(&layout.root);
+        // Only its flags and config file configure it, not the developer's shell.
+        let child = cmd::spawn_daemon(&mut command, &layout.log, "DOCKER")?;
         Ok(Dockerd { child: Some(child), layout: layout.clone(), containerd: None })
     }
 

@@ -1,11 +1,11 @@
 //! berthd as a child process, with a guard that always stops it.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::ErrorKind;
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -34,9 +34,6 @@ impl Daemon {
     /// Starts berthd with dockerd's flags on the layout's socket, port,
     /// certificates and roots; its stdout and stderr go to the layout's log.
     pub(crate) fn start(berthd: &Path, layout: &Layout) -> Result<Daemon> {
-        let log = File::create(&layout.log)
-            .with_context(|| format!("creating {}", layout.log.display()))?;
-        let log_err = log.try_clone().context("duplicating the log file handle")?;
         let mut command = Command::new(berthd);
         command
             .args(["-H", &layout.unix_host(), "-H", &layout.tcp_host()])
@@ -56,19 +53,9 @@ impl Daemon {
             .arg("--config-file")
             .arg(&layout.config_file)
             .args(["--group", "root"])
-            .current_dir(&layout.root)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        // The daemon's configuration must come from its flags and daemon.json
-        // only, not from whatever the developer's shell exports.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("BERTH") {
-                command.env_remove(&key);
-            }
-        }
-        println!("$ {} >{} 2>&1", cmd::display(&command), layout.log.display());
-        let child = command.spawn().with_context(|| format!("starting {}", berthd.display()))?;
+            .current_dir(&layout.root);
+        // Only its flags and config file configure it, not the developer's shell.
+        let child = cmd::spawn_daemon(&mut command, &layout.log, "BERTH")?;
         Ok(Daemon {
             child: Some(child),
             socket: layout.socket.clone(),
