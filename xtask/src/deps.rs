@@ -9,8 +9,10 @@ use anyhow::{Context, Result, bail};
 use crate::cmd;
 
 /// Debian packages berthd needs at run time: its engine runs containerd
-/// (which runs runc). Later issues add containernetworking-plugins here.
-pub(crate) const RUNTIME_APT_PACKAGES: &[&str] = &["containerd", "runc"];
+/// (which runs runc), CNI plugins for container networks, tini for `--init`,
+/// iptables and iproute2 for bridge networking.
+pub(crate) const RUNTIME_APT_PACKAGES: &[&str] =
+    &["containerd", "runc", "containernetworking-plugins", "tini", "iptables", "iproute2"];
 
 /// Debian packages the build and the test suite need on top of the runtime
 /// ones: protoc (containerd-client generates its gRPC code at build time),

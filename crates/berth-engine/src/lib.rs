@@ -8,8 +8,16 @@ mod containerd;
 mod containers;
 mod content;
 mod engine;
+#[allow(dead_code, reason = "being wired into the container backend (issue 5)")]
+mod fs;
 mod image;
 mod lease;
+#[allow(dead_code, reason = "being wired into the container backend (issue 5)")]
+mod logs;
+#[allow(dead_code, reason = "being wired into the container backend (issue 5)")]
+mod metrics;
+#[allow(dead_code, reason = "being wired into the container backend (issue 5)")]
+mod network;
 #[cfg_attr(not(test), expect(dead_code, reason = "wired in by the container backend (issue 5)"))]
 mod runtime;
 #[cfg(test)]
