@@ -126,14 +126,31 @@ impl Captured {
 /// Runs `cmd` with stdin closed, collecting stdout and stderr; kills it if it
 /// is still running after `timeout`.
 pub(crate) fn capture(cmd: &mut Command, timeout: Duration) -> Result<Captured> {
+    capture_with_input(cmd, None, timeout)
+}
+
+/// [`capture`], writing `input` to the command's stdin (then closing it) when given.
+pub(crate) fn capture_with_input(
+    cmd: &mut Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Captured> {
     let cmdline = display(cmd);
     let started = Instant::now();
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot start `{cmdline}`"))?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        let input = input.to_vec();
+        thread::spawn(move || {
+            use std::io::Write;
+            // The command may exit without reading everything; that is its business.
+            let _ = stdin.write_all(&input);
+        });
+    }
     // Read both pipes on their own threads so a chatty command never blocks
     // on a full pipe while we wait for it.
     let stdout = drain(child.stdout.take().expect("stdout is piped"));

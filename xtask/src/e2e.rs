@@ -6,6 +6,7 @@
 //! whatever happened (see [`daemon::Daemon`]'s `Drop`).
 
 mod checks;
+mod containers;
 pub(crate) mod daemon;
 mod registry;
 
@@ -22,6 +23,9 @@ use daemon::Daemon;
 
 /// How long berthd gets to create its socket and answer on it.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default bridge of the e2e berthd, and its address.
+pub(crate) const E2E_BRIDGE: &str = "berthe2e0";
+pub(crate) const E2E_BIP: &str = "10.213.240.1/24";
 /// How many lines of berthd's log a failure report shows.
 const LOG_TAIL_LINES: usize = 50;
 
@@ -63,8 +67,12 @@ impl Layout {
             docker_config: root.join("docker-config"),
             pki: certs::write(root)?,
         };
-        fs::write(&layout.config_file, "{}\n")
-            .with_context(|| format!("writing {}", layout.config_file.display()))?;
+        // A bridge and subnet of the test's own, apart from a developer's berthd or dockerd.
+        fs::write(
+            &layout.config_file,
+            format!("{{\"bridge\": \"{E2E_BRIDGE}\", \"bip\": \"{E2E_BIP}\"}}\n"),
+        )
+        .with_context(|| format!("writing {}", layout.config_file.display()))?;
         fs::create_dir(&layout.docker_config)
             .with_context(|| format!("creating {}", layout.docker_config.display()))?;
         Ok(layout)
@@ -108,15 +116,30 @@ pub(crate) fn run(options: &Options) -> Result<usize> {
     report.record("berthd starts and listens on unix and tcp", ready);
     if started {
         checks::run_all(&layout, &daemon, &version, &mut report);
+        let docker = checks::Docker { layout: &layout };
+        report.record(
+            "containers: kill -9 of berthd; the container runs on and is restored",
+            containers::restore_after_kill(&docker, &layout, &mut daemon, &berthd),
+        );
     }
     report.record("SIGTERM: berthd shuts down gracefully (exit 0)", daemon.shutdown());
     if report.failed() > 0 {
         print_log_tail(&layout);
     }
     drop(daemon);
+    remove_bridge(E2E_BRIDGE);
 
     finish_tempdir(tmp, options.keep, "e2e")?;
     report.finish()
+}
+
+/// Deletes a test bridge device (berthd keeps its bridge between runs, as dockerd keeps
+/// docker0); its absence is fine.
+pub(crate) fn remove_bridge(name: &str) {
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", name])
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 /// Prints the end of berthd's log, for a run that failed.

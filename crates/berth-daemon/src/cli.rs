@@ -113,10 +113,25 @@ pub(crate) struct Flags {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) containerd_namespace: Option<String>,
 
-    /// Registry reached over plain HTTP, host[:port] or CIDR (repeatable).
+    /// Registry reached over plain HTTP, `host[:port]` or CIDR (repeatable).
     #[arg(long = "insecure-registry", value_name = "REGISTRY")]
     #[serde(rename = "insecure-registries", skip_serializing_if = "Vec::is_empty")]
     pub(crate) insecure_registries: Vec<String>,
+
+    /// Name of the default bridge device (Berth's own, so it coexists with dockerd's docker0).
+    #[arg(long, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bridge: Option<String>,
+
+    /// Address and prefix of the default bridge (default 10.201.0.1/16).
+    #[arg(long, value_name = "CIDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) bip: Option<String>,
+
+    /// Keep containers running when berthd stops.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[serde(rename = "live-restore", skip_serializing_if = "Option::is_none")]
+    pub(crate) live_restore: Option<bool>,
 
     /// Seconds to wait for in-flight requests on shutdown (negative: forever).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]

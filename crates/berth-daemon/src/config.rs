@@ -39,6 +39,9 @@ const KEYS: &[&str] = &[
     "containerd",
     "containerd-namespace",
     "insecure-registries",
+    "bridge",
+    "bip",
+    "live-restore",
 ];
 
 /// A configuration that cannot be used.
@@ -87,6 +90,9 @@ pub(crate) struct Config {
     pub(crate) containerd: Option<PathBuf>,
     pub(crate) containerd_namespace: String,
     pub(crate) insecure_registries: Vec<String>,
+    pub(crate) bridge: String,
+    pub(crate) bip: String,
+    pub(crate) live_restore: bool,
 }
 
 /// `log-format`.
@@ -120,6 +126,9 @@ impl Default for Config {
             containerd: None,
             containerd_namespace: berth_engine::NAMESPACE.to_owned(),
             insecure_registries: Vec::new(),
+            bridge: "berth0".to_owned(),
+            bip: "10.201.0.1/16".to_owned(),
+            live_restore: false,
         }
     }
 }

@@ -71,14 +71,21 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
     // Listeners exist before the engine starts, so early clients wait in the backlog (as with
     // dockerd) instead of being refused.
     let engine = Arc::new(
-        Engine::start(EngineConfig {
-            data_root: config.data_root.clone(),
-            exec_root: config.exec_root.clone(),
-            containerd: config.containerd.clone(),
-            namespace: config.containerd_namespace.clone(),
-            containerd_binary: "containerd".into(),
-            insecure_registries: config.insecure_registries.clone(),
-        })
+        Engine::start(
+            EngineConfig {
+                data_root: config.data_root.clone(),
+                exec_root: config.exec_root.clone(),
+                containerd: config.containerd.clone(),
+                namespace: config.containerd_namespace.clone(),
+                containerd_binary: "containerd".into(),
+                insecure_registries: config.insecure_registries.clone(),
+                bridge_name: config.bridge.clone(),
+                bip: config.bip.clone(),
+                live_restore: config.live_restore,
+                cni_plugin_dir: "/usr/lib/cni".into(),
+            },
+            Arc::new(events.clone()),
+        )
         .await,
     );
     let system =
@@ -231,6 +238,9 @@ fn warn_about_restart_only_changes(old: &Config, new: &Config) {
         ("log-format", old.log_format != new.log_format),
         ("containerd", old.containerd != new.containerd),
         ("containerd-namespace", old.containerd_namespace != new.containerd_namespace),
+        ("bridge", old.bridge != new.bridge),
+        ("bip", old.bip != new.bip),
+        ("live-restore", old.live_restore != new.live_restore),
         (
             "tls",
             (&old.tls, &old.tlsverify, &old.tlscacert, &old.tlscert, &old.tlskey)

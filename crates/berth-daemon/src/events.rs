@@ -47,6 +47,12 @@ pub(crate) fn now_nanos() -> i64 {
     i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
 }
 
+impl berth_engine::EventSink for EventBus {
+    fn publish(&self, kind: &str, action: &str, id: &str, attributes: BTreeMap<String, String>) {
+        EventBus::publish(self, kind, action, id, attributes);
+    }
+}
+
 impl EventBus {
     /// Records `action` on an object of `kind` and sends it to every subscriber.
     pub(crate) fn publish(

@@ -1,7 +1,6 @@
 //! The system backend: host facts for `/info` and `/version`, and the event bus for `/events`.
 //!
-//! It lives in the daemon until `berth-engine` exists; object counts are Berth's own (no
-//! containers or images are managed yet, so they are zero).
+//! Object counts (containers, images) come from the engine.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -250,9 +249,15 @@ impl SystemBackend for HostSystem {
             warnings.push(format!("WARNING: containerd is not available: {reason}"));
         }
         let available = self.engine.unavailable_reason().is_none();
+        let (containers, containers_running, containers_paused, containers_stopped) =
+            self.engine.container_counts();
         Ok(Info {
             id: f.id.clone(),
             images,
+            containers,
+            containers_running,
+            containers_paused,
+            containers_stopped,
             driver: if available { "overlayfs".to_owned() } else { String::new() },
             driver_status: if available {
                 vec![["driver-type".to_owned(), "io.containerd.snapshotter.v1".to_owned()]]

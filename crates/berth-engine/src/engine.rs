@@ -6,9 +6,15 @@ use std::path::PathBuf;
 use berth_api::Error;
 use berth_api::system::ComponentVersion;
 
+use crate::EventSink;
+use crate::container::manager::{Manager, Paths};
+use crate::container::network::Networking;
+use crate::container::record::Status;
 use crate::containerd::Containerd;
 use crate::containerd::supervisor::{Supervisor, SupervisorConfig};
 use crate::image::Store;
+use crate::network::{BridgeConfig, Cni, Subnet};
+use std::sync::Arc;
 
 /// How the engine reaches containerd.
 #[derive(Debug, Clone)]
@@ -26,11 +32,20 @@ pub struct EngineConfig {
     /// Registries reached over plain HTTP (`host[:port]` or CIDR), besides dockerd's default
     /// `127.0.0.0/8`.
     pub insecure_registries: Vec<String>,
+    /// Name of the default bridge device (`bridge`).
+    pub bridge_name: String,
+    /// The default bridge's address and prefix (`bip`, e.g. `172.18.0.1/16`).
+    pub bip: String,
+    /// Leave containers running when berthd stops (`live-restore`).
+    pub live_restore: bool,
+    /// Directory of the CNI plugins.
+    pub cni_plugin_dir: PathBuf,
 }
 
 struct Running {
     conn: Containerd,
     images: Store,
+    containers: Arc<Manager>,
     containerd_version: (String, String),
     runc_version: Option<(String, String)>,
 }
@@ -39,6 +54,7 @@ struct Running {
 /// answers 503 with the reason.
 pub struct Engine {
     running: Result<Running, String>,
+    live_restore: bool,
     supervisor: tokio::sync::Mutex<Option<Supervisor>>,
 }
 
@@ -51,19 +67,28 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Connects to (or starts) containerd. Never fails: an unusable containerd is recorded, logged
     /// once with the endpoints it affects, and reported by every call that needs it.
-    pub async fn start(config: EngineConfig) -> Self {
-        match Self::connect(&config).await {
+    pub async fn start(config: EngineConfig, events: Arc<dyn EventSink>) -> Self {
+        let live_restore = config.live_restore;
+        match Self::connect(&config, events).await {
             Ok((running, supervisor)) => {
                 let (version, _) = &running.containerd_version;
                 tracing::info!(containerd = %running.conn.address().display(), %version, namespace = %config.namespace, "engine ready");
-                Self { running: Ok(running), supervisor: tokio::sync::Mutex::new(supervisor) }
+                Self {
+                    running: Ok(running),
+                    live_restore,
+                    supervisor: tokio::sync::Mutex::new(supervisor),
+                }
             }
             Err(err) => {
                 let reason = err.message().to_owned();
                 tracing::error!(
                     "containerd is not available: {reason}; the image API answers 503 until berthd is restarted with a working containerd"
                 );
-                Self { running: Err(reason), supervisor: tokio::sync::Mutex::new(None) }
+                Self {
+                    running: Err(reason),
+                    live_restore,
+                    supervisor: tokio::sync::Mutex::new(None),
+                }
             }
         }
     }
@@ -71,10 +96,17 @@ impl Engine {
     /// An engine without containerd (for tests of the layers above it): every engine-backed call
     /// answers 503 naming `reason`.
     pub fn unavailable(reason: &str) -> Self {
-        Self { running: Err(reason.to_owned()), supervisor: tokio::sync::Mutex::new(None) }
+        Self {
+            running: Err(reason.to_owned()),
+            live_restore: false,
+            supervisor: tokio::sync::Mutex::new(None),
+        }
     }
 
-    async fn connect(config: &EngineConfig) -> Result<(Running, Option<Supervisor>), Error> {
+    async fn connect(
+        config: &EngineConfig,
+        events: Arc<dyn EventSink>,
+    ) -> Result<(Running, Option<Supervisor>), Error> {
         let (conn, supervisor) = match &config.containerd {
             Some(socket) => (Containerd::connect(socket, &config.namespace).await?, None),
             None => {
@@ -90,7 +122,14 @@ impl Engine {
         let containerd_version = conn.server_version().await?;
         let runc_version = runc_version().await;
         let images = Store::new(conn.clone(), config.insecure_registries.clone());
-        Ok((Running { conn, images, containerd_version, runc_version }, supervisor))
+        let net = Networking::new(default_bridge(config), config.exec_root.join("netns"));
+        let paths = Paths {
+            containers: config.data_root.join("containers"),
+            exec_root: config.exec_root.clone(),
+        };
+        let containers = Manager::new(&conn, images.clone(), paths, net, events).await?;
+        containers.restore().await;
+        Ok((Running { conn, images, containers, containerd_version, runc_version }, supervisor))
     }
 
     fn running(&self) -> Result<&Running, Error> {
@@ -101,6 +140,25 @@ impl Engine {
 
     pub(crate) fn images(&self) -> Result<&Store, Error> {
         Ok(&self.running()?.images)
+    }
+
+    pub(crate) fn containers(&self) -> Result<&Arc<Manager>, Error> {
+        Ok(&self.running()?.containers)
+    }
+
+    /// `(total, running, paused, stopped)` container counts for `/info`.
+    pub fn container_counts(&self) -> (u64, u64, u64, u64) {
+        let Ok(running) = &self.running else { return (0, 0, 0, 0) };
+        let mut counts = (0, 0, 0, 0);
+        for c in running.containers.registry.all() {
+            counts.0 += 1;
+            match c.with(|r| r.state.status) {
+                Status::Running | Status::Restarting => counts.1 += 1,
+                Status::Paused => counts.2 += 1,
+                _ => counts.3 += 1,
+            }
+        }
+        counts
     }
 
     /// Why the engine is unusable, if it is.
@@ -150,12 +208,40 @@ impl Engine {
         Ok(self.images()?.entries().await?.len() as u64)
     }
 
-    /// Stops Berth's own containerd, if it runs one.
+    /// Stops the containers (unless `live-restore`), then Berth's own containerd, if it runs
+    /// one.
     pub async fn shutdown(&self) {
+        if let Ok(running) = &self.running
+            && !self.live_restore
+        {
+            running.containers.shutdown().await;
+        }
         if let Some(supervisor) = self.supervisor.lock().await.take() {
             supervisor.stop().await;
         }
     }
+}
+
+/// The default bridge from `bridge` and `bip`; the reason when it cannot be used.
+fn default_bridge(config: &EngineConfig) -> Result<Cni, String> {
+    let (addr, prefix) = config
+        .bip
+        .split_once('/')
+        .ok_or_else(|| format!("invalid bip {:?}: want address/prefix", config.bip))?;
+    let gateway: std::net::Ipv4Addr =
+        addr.parse().map_err(|_| format!("invalid bip address {addr:?}"))?;
+    let prefix: u8 = prefix.parse().map_err(|_| format!("invalid bip prefix {prefix:?}"))?;
+    let subnet = Subnet::new(gateway, prefix).map_err(|e| e.message().to_owned())?;
+    let mut bridge = BridgeConfig::new(config.bridge_name.clone(), subnet);
+    bridge.gateway = gateway;
+    let ipam = config.data_root.join("network").join("ipam");
+    if !config.cni_plugin_dir.join("bridge").exists() {
+        return Err(format!(
+            "CNI plugins not found in {} (install containernetworking-plugins)",
+            config.cni_plugin_dir.display()
+        ));
+    }
+    Cni::new(&config.cni_plugin_dir, ipam, bridge).map_err(|e| e.message().to_owned())
 }
 
 /// `runc --version`: `runc version 1.1.5+ds1` / `commit: …`, read once at start (dockerd runs it

@@ -4,25 +4,33 @@
 //! The engine implements the `berth-backend` traits; it never depends on axum, tower or a hyper
 //! server.
 
+mod container;
 mod containerd;
 mod containers;
 mod content;
 mod engine;
-#[allow(dead_code, reason = "being wired into the container backend (issue 5)")]
 mod fs;
 mod image;
 mod lease;
-#[allow(dead_code, reason = "being wired into the container backend (issue 5)")]
 mod logs;
-#[allow(dead_code, reason = "being wired into the container backend (issue 5)")]
 mod metrics;
-#[allow(dead_code, reason = "being wired into the container backend (issue 5)")]
 mod network;
-#[cfg_attr(not(test), expect(dead_code, reason = "wired in by the container backend (issue 5)"))]
 mod runtime;
 #[cfg(test)]
 mod testutil;
 mod unpack;
+
+/// Where the engine reports what happens to its objects (`GET /events`).
+pub trait EventSink: Send + Sync + 'static {
+    /// Records `action` on object `id` of `kind` (`container`, `image`, …) with `attributes`.
+    fn publish(
+        &self,
+        kind: &str,
+        action: &str,
+        id: &str,
+        attributes: std::collections::BTreeMap<String, String>,
+    );
+}
 
 /// Current time in Unix nanoseconds.
 pub(crate) fn now_nanos() -> i64 {

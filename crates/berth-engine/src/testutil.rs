@@ -54,6 +54,67 @@ impl TestContainerd {
     }
 }
 
+/// Events the engine published in a test, in order: `(kind, action, id)`.
+#[derive(Debug, Default)]
+pub(crate) struct RecordedEvents(std::sync::Mutex<Vec<(String, String, String)>>);
+
+impl RecordedEvents {
+    /// The actions recorded for object `id`.
+    pub(crate) fn actions(&self, id: &str) -> Vec<String> {
+        self.0
+            .lock()
+            .expect("events lock")
+            .iter()
+            .filter(|(_, _, i)| i == id)
+            .map(|(_, a, _)| a.clone())
+            .collect()
+    }
+}
+
+impl crate::EventSink for RecordedEvents {
+    fn publish(
+        &self,
+        kind: &str,
+        action: &str,
+        id: &str,
+        _attributes: std::collections::BTreeMap<String, String>,
+    ) {
+        self.0.lock().expect("events lock").push((kind.into(), action.into(), id.into()));
+    }
+}
+
+/// An engine on the test's containerd, with its roots in the test's directory and a bridge of
+/// its own (`bridge`, `bip`); its events go to the returned recorder.
+pub(crate) async fn engine_with(
+    ctrd: &TestContainerd,
+    bridge: &str,
+    bip: &str,
+) -> (crate::Engine, std::sync::Arc<RecordedEvents>) {
+    let events = std::sync::Arc::new(RecordedEvents::default());
+    let engine = crate::Engine::start(
+        crate::EngineConfig {
+            data_root: ctrd.dir.path().join("data"),
+            exec_root: ctrd.dir.path().join("exec"),
+            containerd: Some(ctrd.conn.address().to_owned()),
+            namespace: ctrd.namespace.clone(),
+            containerd_binary: "containerd".into(),
+            insecure_registries: Vec::new(),
+            bridge_name: bridge.to_owned(),
+            bip: bip.to_owned(),
+            live_restore: true,
+            cni_plugin_dir: "/usr/lib/cni".into(),
+        },
+        events.clone(),
+    )
+    .await;
+    (engine, events)
+}
+
+/// An engine on the test's containerd (for image tests: no container networking used).
+pub(crate) async fn engine(ctrd: &TestContainerd) -> crate::Engine {
+    engine_with(ctrd, "berthtest0", "10.213.250.1/24").await.0
+}
+
 /// A tarball holding `files` (path, contents).
 pub(crate) fn tarball(files: &[(&str, &str)]) -> Bytes {
     let mut builder = tar::Builder::new(Vec::new());

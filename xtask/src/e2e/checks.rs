@@ -19,7 +19,7 @@ const MAX_API: ApiVersion = ApiVersion(1, 51);
 /// The oldest API version berthd serves, as dockerd.
 const MIN_API: &str = "1.24";
 /// Ceiling for one docker CLI call; a hung call is a failure, not a hang.
-const CLI_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const CLI_TIMEOUT: Duration = Duration::from_secs(30);
 /// Ceiling for a bounded `docker system events` (its `--until` is 2 s away).
 const EVENTS_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a SIGHUP may take to show up as a `reload` event.
@@ -64,29 +64,11 @@ pub(super) fn run_all(layout: &Layout, daemon: &Daemon, version: &str, report: &
         "registry: push and pull through a local registry, plain and with basic auth",
         push_pull(&docker, layout),
     );
-    report.record(
-        "containers: docker ps is empty, docker inspect falls back to images, rm says no such container",
-        no_containers_yet(&docker),
-    );
-}
-
-/// Until containers can be created (issue 5) none exist, and the CLI must see exactly that.
-fn no_containers_yet(docker: &Docker<'_>) -> Result<()> {
-    let out = ok(docker, &["ps", "-a", "--format", "{{.ID}}"])?;
-    ensure!(out.trim().is_empty(), "docker ps -a printed {out:?}");
-    let out = ok(docker, &["inspect", "--format", "{{.Config.Cmd}}", "busybox"])?;
-    ensure!(out.trim() == "[sh]", "docker inspect of an image printed {out:?}");
-    let out = docker.unix(&["rm", "nosuch"], CLI_TIMEOUT)?;
-    ensure!(
-        !out.success() && out.stderr.contains("No such container: nosuch"),
-        "docker rm\n{}",
-        out.describe()
-    );
-    Ok(())
+    super::containers::run_all(&docker, layout, report);
 }
 
 /// `docker <args>` must succeed; returns its stdout.
-fn ok(docker: &Docker<'_>, args: &[&str]) -> Result<String> {
+pub(super) fn ok(docker: &Docker<'_>, args: &[&str]) -> Result<String> {
     let out = docker.unix(args, CLI_TIMEOUT)?;
     ensure!(out.success(), "docker {} failed\n{}", args.join(" "), out.describe());
     Ok(out.stdout)
@@ -187,7 +169,7 @@ fn test_images(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
 }
 
 /// A tiny root filesystem tarball made with the system `tar`.
-fn rootfs_tarball(layout: &Layout, name: &str) -> Result<std::path::PathBuf> {
+pub(super) fn rootfs_tarball(layout: &Layout, name: &str) -> Result<std::path::PathBuf> {
     let dir = layout.root.join(format!("{name}-rootfs"));
     std::fs::create_dir_all(dir.join("etc"))?;
     std::fs::write(dir.join("etc/hello"), "hello from berth e2e\n")?;
@@ -285,12 +267,12 @@ fn bad_import(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
 }
 
 /// The docker CLI isolated from the developer's own configuration.
-struct Docker<'a> {
-    layout: &'a Layout,
+pub(super) struct Docker<'a> {
+    pub(super) layout: &'a Layout,
 }
 
 impl Docker<'_> {
-    fn command(&self) -> Command {
+    pub(super) fn command(&self) -> Command {
         let mut command = Command::new("docker");
         for var in [
             "DOCKER_HOST",
@@ -307,7 +289,7 @@ impl Docker<'_> {
     }
 
     /// `docker -H unix://<socket> <args>`.
-    fn unix(&self, args: &[&str], timeout: Duration) -> Result<Captured> {
+    pub(super) fn unix(&self, args: &[&str], timeout: Duration) -> Result<Captured> {
         let mut command = self.command();
         command.args(["-H", &self.layout.unix_host()]).args(args);
         cmd::capture(&mut command, timeout)

@@ -98,6 +98,18 @@ impl Daemon {
         }
     }
 
+    /// Sends `signal` to berthd; for SIGKILL also reaps it (a crash, as far as berthd knows).
+    pub(crate) fn signal(&mut self, signal: nix::sys::signal::Signal) -> Result<()> {
+        let child = self.child.as_mut().context("berthd was already stopped")?;
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).context("pid")?);
+        nix::sys::signal::kill(pid, signal).context("signalling berthd")?;
+        if signal == nix::sys::signal::Signal::SIGKILL {
+            child.wait().context("reaping berthd")?;
+            self.child = None;
+        }
+        Ok(())
+    }
+
     /// SIGTERM, then waits for a clean exit; fails if berthd had already
     /// died, exits non-zero, or needs SIGKILL.
     pub(crate) fn shutdown(&mut self) -> Result<()> {

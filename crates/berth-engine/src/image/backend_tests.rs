@@ -8,20 +8,8 @@ use berth_backend::{
 };
 use futures_util::StreamExt;
 
-use crate::testutil::{TestContainerd, tarball};
-use crate::{Engine, EngineConfig};
-
-async fn engine(ctrd: &TestContainerd) -> Engine {
-    Engine::start(EngineConfig {
-        data_root: ctrd.dir.path().join("unused-data"),
-        exec_root: ctrd.dir.path().join("unused-exec"),
-        containerd: Some(ctrd.conn.address().to_owned()),
-        namespace: ctrd.namespace.clone(),
-        containerd_binary: "containerd".into(),
-        insecure_registries: Vec::new(),
-    })
-    .await
-}
+use crate::Engine;
+use crate::testutil::{TestContainerd, engine, tarball};
 
 async fn import(
     engine: &Engine,

@@ -365,6 +365,11 @@ fn capabilities(input: &SpecInput) -> Result<Vec<String>, Error> {
     Ok(caps)
 }
 
+/// Every capability this kernel knows (what `--privileged` gets).
+pub(crate) fn all_capabilities() -> Vec<String> {
+    known_caps()
+}
+
 /// The capabilities this kernel knows (`/proc/sys/kernel/cap_last_cap`).
 fn known_caps() -> Vec<String> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
@@ -525,7 +530,13 @@ fn sysctls(input: &SpecInput) -> BTreeMap<String, String> {
 }
 
 fn resources(input: &SpecInput) -> Value {
-    let devices = if input.privileged {
+    linux_resources(&input.resources, input.privileged)
+}
+
+/// `linux.resources` for `r` (device rules included), also what `docker update` sends to a
+/// running task.
+pub(crate) fn linux_resources(r: &Resources, privileged: bool) -> Value {
+    let devices = if privileged {
         json!([{ "allow": true, "access": "rwm" }])
     } else {
         let allow = |major: i64, minor: i64| json!({ "allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm" });
@@ -540,7 +551,6 @@ fn resources(input: &SpecInput) -> Value {
             { "allow": false, "type": "c", "major": 10, "minor": 229, "access": "rwm" }, // /dev/net/tun
         ])
     };
-    let r = &input.resources;
     let mut out = json!({ "devices": devices });
     let mut memory = serde_json::Map::new();
     if let Some(limit) = r.memory.filter(|m| *m > 0) {

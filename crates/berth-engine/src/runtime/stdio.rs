@@ -91,6 +91,25 @@ impl Fifos {
         Ok(Self { dir: dir.to_owned(), stdin, stdout, stderr, readers: Some((out, err)) })
     }
 
+    /// Reopens the FIFOs of a task that outlived a restart of berthd: the read ends of stdout
+    /// (and stderr, if it exists) and, via [`Fifos::open_stdin`], stdin. The shim holds its own
+    /// ends, so the output buffered meanwhile is read now.
+    pub(crate) fn reopen(dir: &Path) -> Result<Self, Error> {
+        let existing = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
+        let stdout = existing("stdout")
+            .ok_or_else(|| Error::system(format!("no stdout fifo in {}", dir.display())))?;
+        let stdin = existing("stdin");
+        let stderr = existing("stderr");
+        let open = |path: &Path| {
+            pipe::OpenOptions::new()
+                .open_receiver(path)
+                .map_err(|e| io_error("open fifo for reading", path, e))
+        };
+        let out = open(&stdout)?;
+        let err = stderr.as_deref().map(open).transpose()?;
+        Ok(Self { dir: dir.to_owned(), stdin, stdout, stderr, readers: Some((out, err)) })
+    }
+
     /// `(stdin, stdout, stderr)` paths for `CreateTaskRequest`; empty for an absent stream.
     pub(crate) fn paths(&self) -> (String, String, String) {
         let show = |p: Option<&PathBuf>| p.map(|p| p.display().to_string()).unwrap_or_default();

@@ -19,7 +19,9 @@ use containerd_client::services::v1::snapshots::{
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
-    DeleteTaskRequest, KillRequest, ResizePtyRequest, StartRequest, WaitRequest,
+    DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest,
+    ListPidsRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
+    UpdateContainerRequest, WaitRequest,
 };
 use tokio::net::unix::pipe;
 
@@ -32,6 +34,12 @@ use crate::unpack::SNAPSHOTTER;
 pub(crate) const RUNTIME: &str = "io.containerd.runc.v2";
 /// `Any.type_url` of an OCI runtime spec serialized as JSON.
 pub(crate) const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+/// `Any.type_url` of an OCI process (exec) serialized as JSON.
+pub(crate) const PROCESS_TYPE_URL: &str =
+    "types.containerd.io/opencontainers/runtime-spec/1/Process";
+/// `Any.type_url` of OCI Linux resources serialized as JSON.
+pub(crate) const RESOURCES_TYPE_URL: &str =
+    "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 /// `Any.type_url` of [`RuncOptions`].
 pub(crate) const RUNC_OPTIONS_TYPE_URL: &str = "containerd.runc.v1.Options";
 /// Container record label naming what manages it.
@@ -89,6 +97,7 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+#[cfg(test)]
 /// What to run: the container's identity, its image, its spec and its stdio.
 #[derive(Debug, Clone)]
 pub(crate) struct CreateRequest {
@@ -130,6 +139,42 @@ impl From<Error> for StartError {
     }
 }
 
+/// What containerd says a task is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskStatus {
+    /// Created, not started.
+    Created,
+    /// Running.
+    Running,
+    /// Exited (containerd keeps the exit until the task is deleted).
+    Stopped,
+    /// Frozen.
+    Paused,
+    /// Anything else.
+    Unknown,
+}
+
+/// A started exec process: its PID and the engine's ends of its stdio.
+pub(crate) struct ExecProcess {
+    /// Host PID.
+    pub(crate) pid: u32,
+    /// stdin write end, when asked for.
+    pub(crate) stdin: Option<pipe::Sender>,
+    /// Output.
+    pub(crate) output: Option<Output>,
+}
+
+impl std::fmt::Debug for ExecProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecProcess").field("pid", &self.pid).finish_non_exhaustive()
+    }
+}
+
+fn serialize_spec(spec: &serde_json::Value) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(spec)
+        .map_err(|e| Error::system("cannot serialize the runtime spec").with_source(e))
+}
+
 /// How a task ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Exit {
@@ -169,59 +214,349 @@ impl Runtime {
         })
     }
 
+    #[cfg(test)]
     /// Creates the container and its task (not yet started): snapshot, container record, FIFOs,
     /// `Tasks.Create`. On any failure everything created so far is removed again.
     pub(crate) async fn create(&self, req: CreateRequest) -> Result<Task, StartError> {
-        validate_id(&req.id)?;
-        let tty = req.spec["process"]["terminal"].as_bool().unwrap_or(false);
-        let stdio = StdioConfig { stdin: req.stdin, tty };
-        let spec = serde_json::to_vec(&req.spec)
-            .map_err(|e| Error::system("cannot serialize the runtime spec").with_source(e))?;
-
-        // The lease holds the new active snapshot until the container record references it.
-        let lease = Lease::create(&self.conn).await?;
-        let recorded = self.record(&lease, &req, spec).await;
-        lease.release().await;
-        recorded?;
-
-        let mut fifos = match Fifos::create(&self.fifo_dir(&req.id), stdio) {
-            Ok(f) => f,
+        self.prepare(&req.id, &req.image, &req.chain_id, &req.labels, &req.spec).await?;
+        match self.start_task(&req.id, &req.spec, req.stdin).await {
+            Ok(task) => Ok(task),
             Err(e) => {
                 self.remove_records(&req.id).await;
-                return Err(e.into());
+                Err(e)
             }
+        }
+    }
+
+    /// Prepares the container's snapshot and records the container in containerd (what
+    /// `docker create` leaves behind). On failure nothing is left.
+    pub(crate) async fn prepare(
+        &self,
+        id: &str,
+        image: &str,
+        chain_id: &str,
+        labels: &HashMap<String, String>,
+        spec: &serde_json::Value,
+    ) -> Result<(), Error> {
+        validate_id(id)?;
+        let spec = serialize_spec(spec)?;
+        // The lease holds the new active snapshot until the container record references it.
+        let lease = Lease::create(&self.conn).await?;
+        let recorded = self.record(&lease, id, image, chain_id, labels, spec).await;
+        lease.release().await;
+        recorded
+    }
+
+    /// Replaces the spec on the container record (before each start).
+    pub(crate) async fn update_spec(
+        &self,
+        id: &str,
+        spec: &serde_json::Value,
+    ) -> Result<(), Error> {
+        let container = Container {
+            id: id.to_owned(),
+            spec: Some(prost_types::Any {
+                type_url: SPEC_TYPE_URL.to_owned(),
+                value: serialize_spec(spec)?,
+            }),
+            ..Container::default()
         };
-        match self.create_task(&req.id, &fifos, tty).await {
+        let req = UpdateContainerRequest {
+            container: Some(container),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["spec".to_owned()] }),
+        };
+        self.containers.clone().update(req).await.map_err(|s| status_error("update spec", s))?;
+        Ok(())
+    }
+
+    /// Creates the task of a prepared container with `spec` (not yet started): FIFOs, spec on
+    /// the record, `Tasks.Create`. On failure the task and FIFOs are removed; the container
+    /// record and snapshot stay.
+    pub(crate) async fn start_task(
+        &self,
+        id: &str,
+        spec: &serde_json::Value,
+        stdin: bool,
+    ) -> Result<Task, StartError> {
+        let tty = spec["process"]["terminal"].as_bool().unwrap_or(false);
+        self.update_spec(id, spec).await?;
+        // A FIFO dir left by an earlier run (a crash between exit and cleanup) is stale.
+        remove_fifo_dir(&self.fifo_dir(id));
+        let mut fifos = Fifos::create(&self.fifo_dir(id), StdioConfig { stdin, tty })?;
+        match self.create_task(id, &fifos, tty).await {
             Ok(pid) => {
                 let stdin = match fifos.open_stdin() {
                     Ok(s) => s,
                     Err(e) => {
-                        self.remove_task(&req.id).await;
-                        self.remove_records(&req.id).await;
+                        self.remove_task(id).await;
                         fifos.remove();
                         return Err(e.into());
                     }
                 };
                 let output = fifos.take_output();
-                Ok(Task { id: req.id, pid, runtime: self.clone(), fifos, stdin, output })
+                Ok(Task {
+                    id: id.to_owned(),
+                    pid,
+                    #[cfg(test)]
+                    runtime: self.clone(),
+                    #[cfg(test)]
+                    fifos,
+                    stdin,
+                    output,
+                })
             }
             Err(e) => {
                 // The shim may have got as far as recording a task; containerd removes it on a
                 // failed create, but make sure.
-                self.remove_task(&req.id).await;
-                self.remove_records(&req.id).await;
+                self.remove_task(id).await;
                 fifos.remove();
                 Err(e)
             }
         }
     }
 
+    /// Starts the init process of container `id`'s created task.
+    pub(crate) async fn start(&self, id: &str) -> Result<(), StartError> {
+        let req = StartRequest { container_id: id.to_owned(), exec_id: String::new() };
+        match self.tasks.clone().start(req).await {
+            Ok(_) => Ok(()),
+            Err(status) => Err(start_error(status.message())),
+        }
+    }
+
+    /// Reattaches to the running task of container `id` after a restart of berthd: reopens its
+    /// FIFOs. `None` when containerd has no task for it.
+    pub(crate) async fn reattach(&self, id: &str) -> Result<Option<(Task, TaskStatus)>, Error> {
+        let Some((pid, status)) = self.task_status(id, "").await? else { return Ok(None) };
+        let mut fifos = Fifos::reopen(&self.fifo_dir(id))?;
+        let stdin = fifos.open_stdin().unwrap_or_else(|e| {
+            tracing::warn!(container = id, error = %e, "cannot reopen stdin");
+            None
+        });
+        let output = fifos.take_output();
+        Ok(Some((
+            Task {
+                id: id.to_owned(),
+                pid,
+                #[cfg(test)]
+                runtime: self.clone(),
+                #[cfg(test)]
+                fifos,
+                stdin,
+                output,
+            },
+            status,
+        )))
+    }
+
+    /// `(pid, status)` of the task (or exec process, with `exec_id`), `None` when containerd has
+    /// none.
+    pub(crate) async fn task_status(
+        &self,
+        id: &str,
+        exec_id: &str,
+    ) -> Result<Option<(u32, TaskStatus)>, Error> {
+        let req = GetRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() };
+        match self.tasks.clone().get(req).await {
+            Ok(reply) => {
+                let process = reply.into_inner().process.unwrap_or_default();
+                let status = match process.status {
+                    1 => TaskStatus::Created,
+                    2 => TaskStatus::Running,
+                    3 => TaskStatus::Stopped,
+                    4 | 5 => TaskStatus::Paused,
+                    _ => TaskStatus::Unknown,
+                };
+                Ok(Some((process.pid, status)))
+            }
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(status_error("get task", s)),
+        }
+    }
+
+    /// Waits for the task (or exec process) to exit: a long poll that returns at once if it
+    /// already has.
+    pub(crate) async fn wait(&self, id: &str, exec_id: &str) -> Result<Exit, tonic::Status> {
+        let req = WaitRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() };
+        let reply = self.tasks.clone().wait(req).await?.into_inner();
+        let exited_at = reply.exited_at.and_then(|t| {
+            let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+            time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
+        });
+        Ok(Exit { code: reply.exit_status, exited_at })
+    }
+
+    /// Sends `signal` to the task's init (or exec) process, or to every process when `all`.
+    pub(crate) async fn kill(
+        &self,
+        id: &str,
+        exec_id: &str,
+        signal: i32,
+        all: bool,
+    ) -> Result<(), Error> {
+        let signal = u32::try_from(signal).unwrap_or_default();
+        let req =
+            KillRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned(), signal, all };
+        self.tasks.clone().kill(req).await.map_err(|s| status_error("kill task", s))?;
+        Ok(())
+    }
+
+    /// Closes the process's stdin inside the shim (`CloseIO`), so it reads EOF.
+    pub(crate) async fn close_stdin(&self, id: &str, exec_id: &str) -> Result<(), Error> {
+        let req = CloseIoRequest {
+            container_id: id.to_owned(),
+            exec_id: exec_id.to_owned(),
+            stdin: true,
+        };
+        self.tasks.clone().close_io(req).await.map_err(|s| status_error("close stdin", s))?;
+        Ok(())
+    }
+
+    /// Resizes the terminal of the task or exec process.
+    pub(crate) async fn resize(
+        &self,
+        id: &str,
+        exec_id: &str,
+        width: u32,
+        height: u32,
+    ) -> Result<(), Error> {
+        let req = ResizePtyRequest {
+            container_id: id.to_owned(),
+            exec_id: exec_id.to_owned(),
+            width,
+            height,
+        };
+        self.tasks.clone().resize_pty(req).await.map_err(|s| status_error("resize", s))?;
+        Ok(())
+    }
+
+    /// Applies new resource limits (`linux.resources` JSON) to the running task.
+    pub(crate) async fn update_resources(
+        &self,
+        id: &str,
+        resources: &serde_json::Value,
+    ) -> Result<(), Error> {
+        let value = serde_json::to_vec(resources)
+            .map_err(|e| Error::system("cannot serialize resources").with_source(e))?;
+        let req = containerd_client::services::v1::UpdateTaskRequest {
+            container_id: id.to_owned(),
+            resources: Some(prost_types::Any { type_url: RESOURCES_TYPE_URL.to_owned(), value }),
+            annotations: HashMap::new(),
+        };
+        self.tasks.clone().update(req).await.map_err(|s| status_error("update task", s))?;
+        Ok(())
+    }
+
+    /// Freezes the task's processes.
+    pub(crate) async fn pause(&self, id: &str) -> Result<(), Error> {
+        let req = PauseTaskRequest { container_id: id.to_owned() };
+        self.tasks.clone().pause(req).await.map_err(|s| status_error("pause", s))?;
+        Ok(())
+    }
+
+    /// Thaws the task's processes.
+    pub(crate) async fn resume(&self, id: &str) -> Result<(), Error> {
+        let req = ResumeTaskRequest { container_id: id.to_owned() };
+        self.tasks.clone().resume(req).await.map_err(|s| status_error("resume", s))?;
+        Ok(())
+    }
+
+    /// Host PIDs of every process in the task.
+    pub(crate) async fn pids(&self, id: &str) -> Result<Vec<u32>, Error> {
+        let req = ListPidsRequest { container_id: id.to_owned() };
+        let reply =
+            self.tasks.clone().list_pids(req).await.map_err(|s| status_error("list pids", s))?;
+        Ok(reply.into_inner().processes.into_iter().map(|p| p.pid).collect())
+    }
+
+    /// Deletes the (exited) task and its FIFO dir; the container record and snapshot stay.
+    pub(crate) async fn delete_task(&self, id: &str) -> Result<(), Error> {
+        match self.tasks.clone().delete(DeleteTaskRequest { container_id: id.to_owned() }).await {
+            Ok(_) => {}
+            Err(s) if s.code() == tonic::Code::NotFound => {}
+            Err(s) => return Err(status_error("delete task", s)),
+        }
+        remove_fifo_dir(&self.fifo_dir(id));
+        Ok(())
+    }
+
+    /// The FIFO directory of exec `exec_id`.
+    pub(crate) fn exec_fifo_dir(&self, exec_id: &str) -> PathBuf {
+        self.exec_root.join("fifo-exec").join(exec_id)
+    }
+
+    /// Creates exec process `exec_id` in the running task of `id` (not yet started).
+    pub(crate) async fn exec(
+        &self,
+        id: &str,
+        exec_id: &str,
+        process: &serde_json::Value,
+        stdin: bool,
+    ) -> Result<ExecProcess, StartError> {
+        validate_id(exec_id)?;
+        let tty = process["terminal"].as_bool().unwrap_or(false);
+        let dir = self.exec_fifo_dir(exec_id);
+        let mut fifos = Fifos::create(&dir, StdioConfig { stdin, tty })?;
+        let (stdin_path, stdout, stderr) = fifos.paths();
+        let spec = serde_json::to_vec(process)
+            .map_err(|e| Error::system("cannot serialize the exec process").with_source(e))?;
+        let req = ExecProcessRequest {
+            container_id: id.to_owned(),
+            stdin: stdin_path,
+            stdout,
+            stderr,
+            terminal: tty,
+            spec: Some(prost_types::Any { type_url: PROCESS_TYPE_URL.to_owned(), value: spec }),
+            exec_id: exec_id.to_owned(),
+        };
+        if let Err(status) = self.tasks.clone().exec(req).await {
+            fifos.remove();
+            return Err(start_error(status.message()));
+        }
+        let start = StartRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() };
+        let pid = match self.tasks.clone().start(start).await {
+            Ok(reply) => reply.into_inner().pid,
+            Err(status) => {
+                self.delete_exec(id, exec_id).await;
+                return Err(start_error(status.message()));
+            }
+        };
+        let stdin = match fifos.open_stdin() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(exec = exec_id, error = %e, "cannot open exec stdin");
+                None
+            }
+        };
+        let output = fifos.take_output();
+        Ok(ExecProcess { pid, stdin, output })
+    }
+
+    /// Deletes exec process `exec_id` (after it exited) and its FIFO dir.
+    pub(crate) async fn delete_exec(&self, id: &str, exec_id: &str) {
+        let req = DeleteProcessRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() };
+        match self.tasks.clone().delete_process(req).await {
+            Ok(_) => {}
+            Err(s) if s.code() == tonic::Code::NotFound => {}
+            Err(s) => tracing::warn!(exec = exec_id, error = %s, "cannot delete exec process"),
+        }
+        remove_fifo_dir(&self.exec_fifo_dir(exec_id));
+    }
+
     /// Prepares the snapshot and creates the container record, inside `lease`.
-    async fn record(&self, lease: &Lease, req: &CreateRequest, spec: Vec<u8>) -> Result<(), Error> {
+    async fn record(
+        &self,
+        lease: &Lease,
+        id: &str,
+        image: &str,
+        chain_id: &str,
+        labels: &HashMap<String, String>,
+        spec: Vec<u8>,
+    ) -> Result<(), Error> {
         let prepare = PrepareSnapshotRequest {
             snapshotter: SNAPSHOTTER.to_owned(),
-            key: req.id.clone(),
-            parent: req.chain_id.clone(),
+            key: id.to_owned(),
+            parent: chain_id.to_owned(),
             labels: HashMap::new(),
         };
         lease
@@ -230,19 +565,19 @@ impl Runtime {
             .prepare(prepare)
             .await
             .map_err(|s| status_error("prepare container snapshot", s))?;
-        let mut labels = req.labels.clone();
+        let mut labels = labels.clone();
         labels.insert(LABEL_MANAGED_BY.to_owned(), "berth".to_owned());
         let container = Container {
-            id: req.id.clone(),
+            id: id.to_owned(),
             labels,
-            image: req.image.clone(),
+            image: image.to_owned(),
             runtime: Some(RuntimeInfo {
                 name: RUNTIME.to_owned(),
                 options: Some(self.runc_options()?),
             }),
             spec: Some(prost_types::Any { type_url: SPEC_TYPE_URL.to_owned(), value: spec }),
             snapshotter: SNAPSHOTTER.to_owned(),
-            snapshot_key: req.id.clone(),
+            snapshot_key: id.to_owned(),
             ..Container::default()
         };
         let created = self
@@ -251,21 +586,29 @@ impl Runtime {
             .create(CreateContainerRequest { container: Some(container) })
             .await;
         if let Err(status) = created {
-            self.remove_snapshot(&req.id).await;
+            self.remove_snapshot(id).await;
             return Err(status_error("create container", status));
         }
         Ok(())
     }
 
-    async fn create_task(&self, id: &str, fifos: &Fifos, tty: bool) -> Result<u32, StartError> {
-        let mounts = self
+    /// The mounts of container `id`'s snapshot (its root filesystem).
+    pub(crate) async fn rootfs_mounts(
+        &self,
+        id: &str,
+    ) -> Result<Vec<containerd_client::types::Mount>, Error> {
+        Ok(self
             .conn
             .snapshots()
             .mounts(MountsRequest { snapshotter: SNAPSHOTTER.to_owned(), key: id.to_owned() })
             .await
             .map_err(|s| status_error("container snapshot mounts", s))?
             .into_inner()
-            .mounts;
+            .mounts)
+    }
+
+    async fn create_task(&self, id: &str, fifos: &Fifos, tty: bool) -> Result<u32, StartError> {
+        let mounts = self.rootfs_mounts(id).await?;
         let (stdin, stdout, stderr) = fifos.paths();
         let req = CreateTaskRequest {
             container_id: id.to_owned(),
@@ -306,6 +649,25 @@ impl Runtime {
         Ok(())
     }
 
+    /// The OCI spec on container `id`'s record.
+    pub(crate) async fn spec(&self, id: &str) -> Result<serde_json::Value, Error> {
+        let req = containerd_client::services::v1::GetContainerRequest { id: id.to_owned() };
+        let reply =
+            self.containers.clone().get(req).await.map_err(|s| status_error("get container", s))?;
+        let spec = reply.into_inner().container.and_then(|c| c.spec).unwrap_or_default();
+        serde_json::from_slice(&spec.value).map_err(|e| {
+            Error::system(format!("container {id} has an unreadable spec")).with_source(e)
+        })
+    }
+
+    /// IDs of the container records in the namespace that Berth made.
+    pub(crate) async fn managed_ids(&self) -> Result<Vec<String>, Error> {
+        let filter = format!("labels.\"{LABEL_MANAGED_BY}\"==berth");
+        let req = containerd_client::services::v1::ListContainersRequest { filters: vec![filter] };
+        let reply = self.containers.clone().list(req).await.map_err(|s| status_error("list", s))?;
+        Ok(reply.into_inner().containers.into_iter().map(|c| c.id).collect())
+    }
+
     /// IDs of every container record in the namespace (for tests' leak checks).
     #[cfg(test)]
     pub(crate) async fn container_ids(&self) -> Result<Vec<String>, Error> {
@@ -322,6 +684,7 @@ impl Runtime {
         }
     }
 
+    #[cfg(test)]
     /// Cleanup after a failed create: the record and the snapshot, logging what cannot go.
     async fn remove_records(&self, id: &str) {
         match self.containers.clone().delete(DeleteContainerRequest { id: id.to_owned() }).await {
@@ -395,12 +758,15 @@ pub(crate) fn start_error(message: &str) -> StartError {
     StartError { error: Error::new(kind, text), exit_code: Some(code) }
 }
 
-/// A created task. Dropping it leaves the container as it is; call [`Task::delete`] to remove
-/// it.
+/// A created task: its init PID and the engine's ends of its stdio. Dropping it leaves the
+/// container as it is; the engine drives the task through [`Runtime`] by ID (tests through the
+/// methods here).
 pub(crate) struct Task {
     id: String,
     pid: u32,
+    #[cfg(test)]
     runtime: Runtime,
+    #[cfg(test)]
     fifos: Fifos,
     stdin: Option<pipe::Sender>,
     output: Option<Output>,
@@ -414,6 +780,7 @@ impl std::fmt::Debug for Task {
 
 impl Task {
     /// The container (and task) ID.
+    #[cfg(test)]
     pub(crate) fn id(&self) -> &str {
         &self.id
     }
@@ -434,74 +801,44 @@ impl Task {
     }
 
     /// Starts the process.
+    #[cfg(test)]
     pub(crate) async fn start(&self) -> Result<(), StartError> {
-        let req = StartRequest { container_id: self.id.clone(), exec_id: String::new() };
-        match self.runtime.tasks.clone().start(req).await {
-            Ok(_) => Ok(()),
-            Err(status) => Err(start_error(status.message())),
-        }
+        self.runtime.start(&self.id).await
     }
 
     /// Waits for the process to exit (a long poll; returns at once if it already has).
+    #[cfg(test)]
     pub(crate) async fn wait(&self) -> Result<Exit, Error> {
-        let req = WaitRequest { container_id: self.id.clone(), exec_id: String::new() };
-        let reply = self
-            .runtime
-            .tasks
-            .clone()
-            .wait(req)
-            .await
-            .map_err(|s| status_error("wait task", s))?
-            .into_inner();
-        let exited_at = reply.exited_at.and_then(|t| {
-            let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
-            time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()
-        });
-        Ok(Exit { code: reply.exit_status, exited_at })
+        self.runtime.wait(&self.id, "").await.map_err(|s| status_error("wait task", s))
     }
 
     /// Sends `signal` to the init process, or to every process in the container when `all`.
+    #[cfg(test)]
     pub(crate) async fn kill(
         &self,
         signal: nix::sys::signal::Signal,
         all: bool,
     ) -> Result<(), Error> {
-        let signal = u32::try_from(signal as i32).unwrap_or_default();
-        let req =
-            KillRequest { container_id: self.id.clone(), exec_id: String::new(), signal, all };
-        self.runtime.tasks.clone().kill(req).await.map_err(|s| status_error("kill task", s))?;
-        Ok(())
+        self.runtime.kill(&self.id, "", signal as i32, all).await
     }
 
     /// Closes the process's stdin: drops the engine's write end and has the shim close its own
     /// (`CloseIO`), so the process reads EOF.
+    #[cfg(test)]
     pub(crate) async fn close_stdin(&mut self) -> Result<(), Error> {
         self.stdin = None;
-        let req =
-            CloseIoRequest { container_id: self.id.clone(), exec_id: String::new(), stdin: true };
-        self.runtime
-            .tasks
-            .clone()
-            .close_io(req)
-            .await
-            .map_err(|s| status_error("close stdin", s))?;
-        Ok(())
+        self.runtime.close_stdin(&self.id, "").await
     }
 
     /// Resizes the task's terminal.
+    #[cfg(test)]
     pub(crate) async fn resize(&self, width: u32, height: u32) -> Result<(), Error> {
-        let req = ResizePtyRequest {
-            container_id: self.id.clone(),
-            exec_id: String::new(),
-            width,
-            height,
-        };
-        self.runtime.tasks.clone().resize_pty(req).await.map_err(|s| status_error("resize", s))?;
-        Ok(())
+        self.runtime.resize(&self.id, "", width, height).await
     }
 
     /// Deletes the task, the container record, the snapshot and the FIFO dir. The task must
     /// have exited (kill and wait first).
+    #[cfg(test)]
     pub(crate) async fn delete(self) -> Result<(), Error> {
         let Self { id, runtime, fifos, stdin, output, .. } = self;
         drop((stdin, output));

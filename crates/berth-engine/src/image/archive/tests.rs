@@ -14,21 +14,9 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
+use crate::Engine;
 use crate::content::sha256_digest;
-use crate::testutil::{TestContainerd, tarball};
-use crate::{Engine, EngineConfig};
-
-async fn engine(ctrd: &TestContainerd) -> Engine {
-    Engine::start(EngineConfig {
-        data_root: ctrd.dir.path().join("unused-data"),
-        exec_root: ctrd.dir.path().join("unused-exec"),
-        containerd: Some(ctrd.conn.address().to_owned()),
-        namespace: ctrd.namespace.clone(),
-        containerd_binary: "containerd".into(),
-        insecure_registries: Vec::new(),
-    })
-    .await
-}
+use crate::testutil::{TestContainerd, engine, tarball};
 
 async fn import(engine: &Engine, name: Option<&str>, files: &[(&str, &str)]) -> String {
     let body = futures_util::stream::iter([Ok(tarball(files))]).boxed();

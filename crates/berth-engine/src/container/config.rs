@@ -1,0 +1,388 @@
+//! From a create request and an image config to what a container is: dockerd's merge of the
+//! image defaults into `Config`, its checks of `HostConfig`, and the defaults it fills in.
+//!
+//! Facts from moby `daemon/create.go` (merge), `daemon/container.go`
+//! (`verifyContainerSettings`), `daemon/daemon_unix.go` (`verifyPlatformContainerResources`,
+//! `adaptContainerSettings`) and `runconfig/hostconfig_unix.go`.
+
+use std::collections::BTreeMap;
+
+use berth_api::Error;
+use berth_api::container::{Config, HostConfig};
+use berth_api::image::HealthConfig;
+use serde_json::Value;
+
+/// Smallest memory limit dockerd accepts (6 MiB).
+const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+
+/// Merges the image's config (`config` object of the image config JSON) into `config` as dockerd
+/// does: user, env (image first, container overrides by key), labels, exposed ports, volumes,
+/// working dir, stop signal, health check, and the entrypoint/cmd rule.
+pub(crate) fn merge_image(config: &mut Config, image: &Value) {
+    let strings = |key: &str| -> Option<Vec<String>> {
+        image[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+    };
+    let text = |key: &str| image[key].as_str().unwrap_or_default().to_owned();
+    if config.user.is_empty() {
+        config.user = text("User");
+    }
+    if let Some(image_env) = strings("Env") {
+        let mut env = image_env;
+        for entry in config.env.take().unwrap_or_default() {
+            let key = entry.split('=').next().unwrap_or_default().to_owned();
+            env.retain(|e| e.split('=').next() != Some(key.as_str()));
+            env.push(entry);
+        }
+        config.env = Some(env);
+    }
+    if let Some(labels) = image["Labels"].as_object() {
+        let mut merged: BTreeMap<String, String> = labels
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+            .collect();
+        merged.extend(config.labels.take().unwrap_or_default());
+        config.labels = Some(merged);
+    }
+    for (key, target) in
+        [("ExposedPorts", &mut config.exposed_ports), ("Volumes", &mut config.volumes)]
+    {
+        if let Some(set) = image[key].as_object() {
+            let merged = target.get_or_insert_with(BTreeMap::new);
+            for k in set.keys() {
+                merged.entry(k.clone()).or_default();
+            }
+        }
+    }
+    if config.entrypoint.as_ref().is_none_or(Vec::is_empty) {
+        if config.cmd.as_ref().is_none_or(Vec::is_empty) {
+            config.cmd = strings("Cmd");
+        }
+        if config.entrypoint.is_none() {
+            config.entrypoint = strings("Entrypoint");
+        }
+    }
+    if config.working_dir.is_empty() {
+        config.working_dir = text("WorkingDir");
+    }
+    if config.stop_signal.is_empty() {
+        config.stop_signal = text("StopSignal");
+    }
+    if config.on_build.is_none() {
+        config.on_build = strings("OnBuild");
+    }
+    if config.shell.is_none() {
+        config.shell = strings("Shell");
+    }
+    let image_health: Option<HealthConfig> =
+        serde_json::from_value(image["Healthcheck"].clone()).ok();
+    match (&mut config.healthcheck, image_health) {
+        (None, Some(h)) => config.healthcheck = Some(h),
+        (Some(own), Some(h)) => {
+            if own.test.is_empty() {
+                own.test = h.test;
+            }
+            for (mine, theirs) in [
+                (&mut own.interval, h.interval),
+                (&mut own.timeout, h.timeout),
+                (&mut own.start_period, h.start_period),
+                (&mut own.start_interval, h.start_interval),
+                (&mut own.retries, h.retries),
+            ] {
+                if *mine == 0 {
+                    *mine = theirs;
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The process's path and arguments: entrypoint + cmd; 400 `no command specified` when both are
+/// empty.
+pub(crate) fn command(config: &Config) -> Result<(String, Vec<String>), Error> {
+    let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
+    argv.extend(config.cmd.clone().unwrap_or_default());
+    let mut argv = argv.into_iter();
+    match argv.next() {
+        Some(path) if !path.is_empty() => Ok((path, argv.collect())),
+        _ => Err(Error::invalid("no command specified")),
+    }
+}
+
+/// dockerd's checks of a host config at create (and the resource part at update).
+pub(crate) fn validate_host_config(hc: &HostConfig) -> Result<(), Error> {
+    validate_restart_policy(hc)?;
+    validate_resources(&hc.resources)?;
+    if hc.shm_size < 0 {
+        return Err(Error::invalid("SHM size can not be less than 0"));
+    }
+    if !(-1000..=1000).contains(&hc.oom_score_adj) {
+        return Err(Error::invalid(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            hc.oom_score_adj
+        )));
+    }
+    crate::network::validate_extra_hosts(hc.extra_hosts.as_deref().unwrap_or_default())?;
+    Ok(())
+}
+
+fn validate_restart_policy(hc: &HostConfig) -> Result<(), Error> {
+    let policy = &hc.restart_policy;
+    match policy.name.as_str() {
+        "" | "no" | "always" | "unless-stopped" => {
+            if policy.maximum_retry_count != 0 {
+                return Err(Error::invalid(
+                    "invalid restart policy: maximum retry count can only be used with 'on-failure'",
+                ));
+            }
+        }
+        "on-failure" => {
+            if policy.maximum_retry_count < 0 {
+                return Err(Error::invalid(
+                    "invalid restart policy: maximum retry count can't be negative",
+                ));
+            }
+        }
+        other => {
+            return Err(Error::invalid(format!(
+                "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+            )));
+        }
+    }
+    if hc.auto_remove && !matches!(policy.name.as_str(), "" | "no") {
+        return Err(Error::invalid("can't create 'AutoRemove' container with restart policy"));
+    }
+    Ok(())
+}
+
+/// dockerd's resource checks (`verifyPlatformContainerResources`), for create and update.
+pub(crate) fn validate_resources(r: &berth_api::container::Resources) -> Result<(), Error> {
+    if r.memory != 0 && r.memory < MIN_MEMORY {
+        return Err(Error::invalid("Minimum memory limit allowed is 6MB"));
+    }
+    if r.memory_swap > 0 && r.memory == 0 {
+        return Err(Error::invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
+    }
+    if r.memory > 0 && r.memory_swap > 0 && r.memory_swap < r.memory {
+        return Err(Error::invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
+    }
+    if r.memory_reservation != 0 && r.memory_reservation < MIN_MEMORY {
+        return Err(Error::invalid("Minimum memory reservation allowed is 6MB"));
+    }
+    if r.memory > 0 && r.memory_reservation > 0 && r.memory < r.memory_reservation {
+        return Err(Error::invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
+    }
+    if let Some(s) = r.memory_swappiness
+        && s != -1
+        && !(0..=100).contains(&s)
+    {
+        return Err(Error::invalid(format!(
+            "Invalid value: {s}, valid memory swappiness range is 0-100"
+        )));
+    }
+    if r.nano_cpus > 0 && r.cpu_period > 0 {
+        return Err(Error::invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
+    }
+    if r.nano_cpus > 0 && r.cpu_quota > 0 {
+        return Err(Error::invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
+    }
+    let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(1) as i64;
+    if r.nano_cpus < 0 || r.nano_cpus > cpus * 1_000_000_000 {
+        return Err(Error::invalid(format!(
+            "Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available"
+        )));
+    }
+    if r.cpu_period != 0 && !(1000..=1_000_000).contains(&r.cpu_period) {
+        return Err(Error::invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
+    }
+    if r.cpu_quota > 0 && r.cpu_quota < 1000 {
+        return Err(Error::invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
+    }
+    if r.cpu_shares < 0 {
+        return Err(Error::invalid(format!("invalid CPU shares: {}", r.cpu_shares)));
+    }
+    for (what, value) in [("cpus", &r.cpuset_cpus), ("mems", &r.cpuset_mems)] {
+        if !value.is_empty() && !valid_cpuset(value) {
+            return Err(Error::invalid(format!("Invalid value {value} for cpuset {what}")));
+        }
+    }
+    if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
+        return Err(Error::invalid("Range of blkio weight is from 10 to 1000"));
+    }
+    Ok(())
+}
+
+/// `0-2,4`-style lists.
+fn valid_cpuset(value: &str) -> bool {
+    value.split(',').all(|part| {
+        let mut ends = part.splitn(2, '-');
+        let lo = ends.next().and_then(|n| n.parse::<u32>().ok());
+        match (lo, ends.next()) {
+            (Some(_), None) => true,
+            (Some(lo), Some(hi)) => hi.parse::<u32>().is_ok_and(|hi| hi >= lo),
+            _ => false,
+        }
+    })
+}
+
+/// Fills the defaults dockerd reports in inspect: restart policy `no`, log driver `json-file`,
+/// `/dev/shm` size, IPC and cgroup namespace modes.
+pub(crate) fn fill_defaults(hc: &mut HostConfig) {
+    if hc.restart_policy.name.is_empty() {
+        hc.restart_policy.name = "no".to_owned();
+    }
+    if hc.log_config.kind.is_empty() {
+        hc.log_config.kind = "json-file".to_owned();
+    }
+    if hc.log_config.config.is_none() {
+        hc.log_config.config = Some(BTreeMap::new());
+    }
+    if hc.shm_size == 0 {
+        hc.shm_size = crate::runtime::spec::DEFAULT_SHM_SIZE;
+    }
+    if hc.ipc_mode.is_empty() {
+        hc.ipc_mode = "private".to_owned();
+    }
+    if hc.cgroupns_mode.is_empty() {
+        // cgroup v1 hosts have no private cgroup namespaces by default.
+        let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+        hc.cgroupns_mode = if v2 { "private" } else { "host" }.to_owned();
+    }
+    if hc.network_mode.is_empty() || hc.network_mode == "default" {
+        hc.network_mode = "bridge".to_owned();
+    }
+}
+
+/// The signal number of `name` (`SIGTERM`, `TERM`, `15`), as dockerd's `signal.ParseSignal`.
+pub(crate) fn parse_signal(name: &str) -> Result<i32, Error> {
+    let invalid = || Error::invalid(format!("Invalid signal: {name}"));
+    if let Ok(n) = name.parse::<i32>() {
+        return if (1..=64).contains(&n) { Ok(n) } else { Err(invalid()) };
+    }
+    let upper = name.to_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(rt) = bare.strip_prefix("RTMIN") {
+        let base = 34;
+        let offset = if rt.is_empty() {
+            Some(0)
+        } else {
+            rt.strip_prefix('+').and_then(|n| n.parse::<i32>().ok())
+        };
+        return offset.filter(|o| (0..=30).contains(o)).map(|o| base + o).ok_or_else(invalid);
+    }
+    if let Some(rt) = bare.strip_prefix("RTMAX") {
+        let base = 64;
+        let offset = if rt.is_empty() {
+            Some(0)
+        } else {
+            rt.strip_prefix('-').and_then(|n| n.parse::<i32>().ok())
+        };
+        return offset.filter(|o| (0..=30).contains(o)).map(|o| base - o).ok_or_else(invalid);
+    }
+    let full = format!("SIG{bare}");
+    full.parse::<nix::sys::signal::Signal>().map(|s| s as i32).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn image_defaults_merge_as_dockerd() {
+        let image = json!({
+            "Env": ["PATH=/bin", "A=1"],
+            "Cmd": ["sh"],
+            "Entrypoint": null,
+            "WorkingDir": "/w",
+            "Labels": {"l": "image", "k": "image"},
+            "ExposedPorts": {"80/tcp": {}},
+            "User": "nobody",
+        });
+        let mut c = Config {
+            env: Some(vec!["A=2".into(), "B=3".into()]),
+            labels: Some([("k".to_owned(), "mine".to_owned())].into()),
+            ..Config::default()
+        };
+        merge_image(&mut c, &image);
+        assert_eq!(c.env, Some(vec!["PATH=/bin".into(), "A=2".into(), "B=3".into()]));
+        assert_eq!(c.cmd, Some(vec!["sh".into()]));
+        assert_eq!(c.working_dir, "/w");
+        assert_eq!(c.user, "nobody");
+        let labels = c.labels.expect("labels");
+        assert_eq!(labels["k"], "mine");
+        assert_eq!(labels["l"], "image");
+        assert!(c.exposed_ports.expect("ports").contains_key("80/tcp"));
+
+        // An explicit entrypoint drops the image's cmd.
+        let image = json!({"Cmd": ["default"], "Entrypoint": ["/init"]});
+        let mut c = Config { entrypoint: Some(vec!["/mine".into()]), ..Config::default() };
+        merge_image(&mut c, &image);
+        assert_eq!(c.cmd, None);
+        assert_eq!(command(&c).expect("command"), ("/mine".to_owned(), vec![]));
+        // An empty entrypoint resets the image's, keeping the image cmd.
+        let mut c = Config { entrypoint: Some(vec![]), ..Config::default() };
+        merge_image(&mut c, &image);
+        assert_eq!(command(&c).expect("command"), ("default".to_owned(), vec![]));
+        let none = Config::default();
+        assert_eq!(command(&none).expect_err("empty").message(), "no command specified");
+    }
+
+    #[test]
+    fn host_config_checks_use_dockerd_wording() {
+        let mut hc = HostConfig::default();
+        hc.restart_policy.name = "sometimes".into();
+        assert!(
+            validate_host_config(&hc)
+                .expect_err("policy")
+                .message()
+                .contains("unknown policy 'sometimes'")
+        );
+        hc.restart_policy.name = "always".into();
+        hc.auto_remove = true;
+        assert_eq!(
+            validate_host_config(&hc).expect_err("rm").message(),
+            "can't create 'AutoRemove' container with restart policy"
+        );
+        let mut hc = HostConfig::default();
+        hc.resources.memory = 1024;
+        assert_eq!(
+            validate_host_config(&hc).expect_err("mem").message(),
+            "Minimum memory limit allowed is 6MB"
+        );
+        let mut hc = HostConfig::default();
+        hc.resources.cpuset_cpus = "1-0".into();
+        assert!(validate_host_config(&hc).is_err());
+        hc.resources.cpuset_cpus = "0-1,3".into();
+        assert!(validate_host_config(&hc).is_ok());
+        hc.extra_hosts = Some(vec!["db:notanip".into()]);
+        assert_eq!(
+            validate_host_config(&hc).expect_err("host").message(),
+            "invalid IP address in add-host: \"notanip\""
+        );
+    }
+
+    #[test]
+    fn signals_parse_by_name_and_number() {
+        assert_eq!(parse_signal("SIGTERM").expect("term"), 15);
+        assert_eq!(parse_signal("kill").expect("kill"), 9);
+        assert_eq!(parse_signal("10").expect("usr1"), 10);
+        assert_eq!(parse_signal("RTMIN+2").expect("rt"), 36);
+        assert_eq!(parse_signal("SIGNOPE").expect_err("bad").message(), "Invalid signal: SIGNOPE");
+        assert!(parse_signal("0").is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! The container lifecycle against a private containerd and runc: create, start, output, exit,
+//! logs, exec, removal without leftovers, and restore by a new engine.
+
+use std::time::Duration;
+
+use berth_api::container::{
+    Config, ContainerCreateBody, ExecCreateBody, HostConfig, WaitCondition,
+};
+use berth_backend::{
+    ContainerBackend, ContainerCreateOptions, ContainerLogsOptions, ContainerRemoveOptions,
+    ExecBackend, ExecStartOptions, ImageBackend, ImageImportOptions, ImportSource,
+};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::Engine;
+use crate::testutil::{TestContainerd, engine_with};
+
+/// A rootfs tarball with the host's static busybox and the applets the tests use.
+fn busybox_rootfs() -> Bytes {
+    let busybox = std::fs::read("/bin/busybox").expect("busybox-static is installed");
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(busybox.len() as u64);
+    header.set_mode(0o755);
+    header.set_cksum();
+    builder.append_data(&mut header, "bin/busybox", busybox.as_slice()).expect("append");
+    for applet in ["sh", "echo", "sleep", "cat", "true", "ls"] {
+        let mut link = tar::Header::new_gnu();
+        link.set_entry_type(tar::EntryType::Symlink);
+        link.set_size(0);
+        link.set_mode(0o777);
+        builder.append_link(&mut link, format!("bin/{applet}"), "busybox").expect("link");
+    }
+    let mut dir = tar::Header::new_gnu();
+    dir.set_entry_type(tar::EntryType::Directory);
+    dir.set_size(0);
+    dir.set_mode(0o1777);
+    builder.append_data(&mut dir, "tmp/", std::io::empty()).expect("tmp");
+    Bytes::from(builder.into_inner().expect("tar"))
+}
+
+async fn import_busybox(engine: &Engine) {
+    let body = futures_util::stream::iter([Ok(busybox_rootfs())]).boxed();
+    let options = ImageImportOptions {
+        source: ImportSource::Body(body),
+        reference: Some(berth_api::image::Reference::parse_normalized("busybox").expect("name")),
+        changes: vec!["CMD [\"sh\"]".to_owned()],
+        message: String::new(),
+        platform: None,
+    };
+    let progress: Vec<_> = engine.import(options).await.expect("import busybox").collect().await;
+    assert!(progress.iter().all(Result::is_ok), "import progress: {progress:?}");
+}
+
+fn create_options(name: &str, cmd: &[&str], network: &str) -> ContainerCreateOptions {
+    ContainerCreateOptions {
+        name: name.to_owned(),
+        body: ContainerCreateBody {
+            config: Config {
+                image: "busybox".to_owned(),
+                cmd: Some(cmd.iter().map(|s| (*s).to_owned()).collect()),
+                ..Config::default()
+            },
+            host_config: Some(HostConfig {
+                network_mode: network.to_owned(),
+                ..HostConfig::default()
+            }),
+            networking_config: None,
+        },
+        ..ContainerCreateOptions::default()
+    }
+}
+
+async fn logs(engine: &Engine, name: &str) -> String {
+    let options = ContainerLogsOptions { stdout: true, stderr: true, ..Default::default() };
+    let stream = ContainerBackend::logs(engine, name, options).await.expect("logs");
+    let chunks: Vec<_> = stream.chunks.collect().await;
+    chunks
+        .into_iter()
+        .map(|c| String::from_utf8_lossy(&c.expect("chunk").bytes).into_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_runs_logs_exits_and_leaves_nothing() {
+    let ctrd = TestContainerd::start().await;
+    let (engine, events) = engine_with(&ctrd, "berthlc0", "10.213.251.1/24").await;
+    import_busybox(&engine).await;
+
+    let created = ContainerBackend::create(
+        &engine,
+        create_options("t1", &["sh", "-c", "echo out; echo err >&2; exit 3"], "none"),
+    )
+    .await
+    .expect("create");
+    let wait = ContainerBackend::wait(&engine, "t1", WaitCondition::NextExit).await.expect("wait");
+    ContainerBackend::start(&engine, "t1", "", "").await.expect("start");
+    let status = tokio::time::timeout(Duration::from_secs(30), wait).await.expect("exits in time");
+    assert_eq!(status.status_code, 3);
+
+    let inspect = ContainerBackend::inspect(&engine, "t1", false).await.expect("inspect");
+    let state = inspect.state.expect("state");
+    assert_eq!((state.status.as_str(), state.exit_code, state.running), ("exited", 3, false));
+    let text = logs(&engine, "t1").await;
+    assert!(text.contains("out\n") && text.contains("err\n"), "{text:?}");
+    assert_eq!(events.actions(&created.id), ["create", "start", "die"]);
+
+    // Command not found: dockerd's exit code and message, and the container stays created.
+    ContainerBackend::create(&engine, create_options("t2", &["nosuch"], "none"))
+        .await
+        .expect("create");
+    let err = ContainerBackend::start(&engine, "t2", "", "").await.expect_err("no such binary");
+    assert!(err.message().contains("executable file not found"), "{err}");
+    let t2 = ContainerBackend::inspect(&engine, "t2", false)
+        .await
+        .expect("inspect")
+        .state
+        .expect("state");
+    assert_eq!((t2.status.as_str(), t2.exit_code), ("created", 127));
+
+    for name in ["t1", "t2"] {
+        ContainerBackend::remove(&engine, name, ContainerRemoveOptions::default())
+            .await
+            .expect("rm");
+    }
+    let runtime = &engine.containers().expect("manager").runtime;
+    assert!(runtime.container_ids().await.expect("ids").is_empty(), "containerd records left");
+    let dirs = std::fs::read_dir(ctrd.dir.path().join("data/containers")).expect("dir").count();
+    assert_eq!(dirs, 0, "container directories left");
+    assert!(ContainerBackend::list(&engine, Default::default()).await.expect("list").is_empty());
+    engine.shutdown().await;
+    ctrd.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_on_the_bridge_and_restore_by_a_new_engine() {
+    let ctrd = TestContainerd::start().await;
+    let bridge = "berthrs0";
+    let (engine, _) = engine_with(&ctrd, bridge, "10.213.252.1/24").await;
+    import_busybox(&engine).await;
+    let guard = BridgeGuard(bridge);
+
+    ContainerBackend::create(
+        &engine,
+        create_options("svc", &["sh", "-c", "echo up; while true; do sleep 1; done"], "bridge"),
+    )
+    .await
+    .expect("create");
+    ContainerBackend::start(&engine, "svc", "", "").await.expect("start");
+    let inspect = ContainerBackend::inspect(&engine, "svc", false).await.expect("inspect");
+    let ip = inspect.network_settings.expect("network").ip_address;
+    assert!(ip.starts_with("10.213.252."), "{ip}");
+
+    let exec = ExecBackend::create(
+        &engine,
+        "svc",
+        ExecCreateBody {
+            cmd: Some(vec!["cat".into(), "/etc/hostname".into()]),
+            attach_stdout: true,
+            ..ExecCreateBody::default()
+        },
+    )
+    .await
+    .expect("exec create");
+    let stream = ExecBackend::start(&engine, &exec, ExecStartOptions::default(), None)
+        .await
+        .expect("exec start");
+    let out: Vec<_> = stream.output.collect().await;
+    let out: String = out
+        .into_iter()
+        .map(|c| String::from_utf8_lossy(&c.expect("chunk").bytes).into_owned())
+        .collect();
+    assert_eq!(out.trim(), &inspect.config.expect("config").hostname);
+
+    // berthd "crashes": the engine goes away without stopping anything (live-restore is on in
+    // tests); a new one finds the container still running.
+    drop(engine);
+    let (engine, _) = engine_with(&ctrd, bridge, "10.213.252.1/24").await;
+    let state = ContainerBackend::inspect(&engine, "svc", false)
+        .await
+        .expect("inspect")
+        .state
+        .expect("state");
+    assert_eq!(state.status, "running");
+    ContainerBackend::stop(
+        &engine,
+        "svc",
+        berth_backend::ContainerStopOptions { timeout: Some(1), signal: None },
+    )
+    .await
+    .expect("stop");
+    let state = ContainerBackend::inspect(&engine, "svc", false)
+        .await
+        .expect("inspect")
+        .state
+        .expect("state");
+    assert_eq!(state.status, "exited");
+    assert!(logs(&engine, "svc").await.contains("up\n"));
+    ContainerBackend::remove(&engine, "svc", ContainerRemoveOptions::default()).await.expect("rm");
+    let netns =
+        std::fs::read_dir(ctrd.dir.path().join("exec/netns")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(netns, 0, "network namespaces left");
+    engine.shutdown().await;
+    drop(guard);
+    ctrd.stop().await;
+}
+
+/// Deletes the test's bridge device, even after a failure.
+struct BridgeGuard(&'static str);
+
+impl Drop for BridgeGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip").args(["link", "del", self.0]).status();
+    }
+}

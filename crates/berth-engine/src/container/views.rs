@@ -1,0 +1,463 @@
+//! What the API shows of a container: the inspect document, list entries with their human
+//! status, list filters, and the mount points parsed from `Binds`, `Mounts` and `Tmpfs`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use berth_api::container::{
+    ContainerInspect, ContainerState, ContainerSummary, EndpointSettings, GraphDriver, Health,
+    HostConfig, MountPoint, NetworkSettings, SummaryHostConfig, SummaryNetworkSettings,
+};
+use berth_api::{Error, Filters, Result};
+
+use super::Container;
+use super::record::{Record, Status, parse_time};
+
+/// The json-file log of a container.
+pub(crate) fn log_path(dir: &std::path::Path, id: &str) -> std::path::PathBuf {
+    dir.join(format!("{id}-json.log"))
+}
+
+/// `GET /containers/{name}/json`.
+pub(crate) fn inspect(c: &Container, graph: Option<BTreeMap<String, String>>) -> ContainerInspect {
+    let r = c.record();
+    let state = &r.state;
+    let health = state.health.as_ref().map(|h| Health {
+        status: h.status.clone(),
+        failing_streak: h.failing_streak,
+        log: Some(h.log.clone()),
+    });
+    let file = |name: &str| c.dir.join(name).display().to_string();
+    let networks = endpoints(&r);
+    let bridge = r.bridge.as_ref();
+    ContainerInspect {
+        id: r.id.clone(),
+        created: r.created.clone(),
+        path: r.path.clone(),
+        args: Some(r.args.clone()),
+        state: Some(ContainerState {
+            status: state.status.as_str().to_owned(),
+            running: state.is_running(),
+            paused: state.status == Status::Paused,
+            restarting: state.status == Status::Restarting,
+            oom_killed: state.oom_killed,
+            dead: state.status == Status::Dead,
+            pid: i64::from(state.pid),
+            exit_code: state.exit_code,
+            error: state.error.clone(),
+            started_at: state.started_at.clone(),
+            finished_at: state.finished_at.clone(),
+            health,
+        }),
+        image: r.image_id.clone(),
+        resolv_conf_path: file("resolv.conf"),
+        hostname_path: file("hostname"),
+        hosts_path: file("hosts"),
+        log_path: log_path(&c.dir, &r.id).display().to_string(),
+        name: r.name.clone(),
+        restart_count: r.restart_count,
+        driver: crate::unpack::SNAPSHOTTER.to_owned(),
+        platform: "linux".to_owned(),
+        mount_label: String::new(),
+        process_label: String::new(),
+        app_armor_profile: String::new(),
+        exec_ids: {
+            let ids = c.exec_ids.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if ids.is_empty() { None } else { Some(ids) }
+        },
+        host_config: Some(r.host_config.clone()),
+        graph_driver: GraphDriver { data: graph, name: crate::unpack::SNAPSHOTTER.to_owned() },
+        size_rw: None,
+        size_root_fs: None,
+        mounts: Some(r.mounts.clone()),
+        config: Some(r.config.clone()),
+        network_settings: Some(NetworkSettings {
+            sandbox_id: r.netns.as_ref().map(|_| r.id.clone()).unwrap_or_default(),
+            sandbox_key: r.netns.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            ports: Some(BTreeMap::new()),
+            endpoint_id: bridge.map(|b| b.endpoint_id.clone()).unwrap_or_default(),
+            gateway: bridge.map(|b| b.gateway.to_string()).unwrap_or_default(),
+            ip_address: bridge.map(|b| b.ip.to_string()).unwrap_or_default(),
+            ip_prefix_len: bridge.map(|b| i64::from(b.prefix_len)).unwrap_or_default(),
+            mac_address: bridge.map(|b| b.mac.clone()).unwrap_or_default(),
+            networks: Some(networks),
+            ..NetworkSettings::default()
+        }),
+        image_manifest_descriptor: None,
+    }
+}
+
+/// The container's endpoints by network name.
+fn endpoints(r: &Record) -> BTreeMap<String, EndpointSettings> {
+    let mode = r.host_config.network_mode.as_str();
+    if mode.starts_with("container:") {
+        return BTreeMap::new();
+    }
+    let mut endpoint = EndpointSettings {
+        network_id: super::network::network_id(mode),
+        ..EndpointSettings::default()
+    };
+    if let Some(b) = &r.bridge {
+        endpoint.endpoint_id = b.endpoint_id.clone();
+        endpoint.gateway = b.gateway.to_string();
+        endpoint.ip_address = b.ip.to_string();
+        endpoint.ip_prefix_len = i64::from(b.prefix_len);
+        endpoint.mac_address = b.mac.clone();
+    }
+    [(mode.to_owned(), endpoint)].into()
+}
+
+/// One entry of `GET /containers/json`.
+pub(crate) fn summary(c: &Container) -> ContainerSummary {
+    let r = c.record();
+    let mut command = r.path.clone();
+    for a in &r.args {
+        command.push(' ');
+        command.push_str(a);
+    }
+    ContainerSummary {
+        id: r.id.clone(),
+        names: Some(vec![r.name.clone()]),
+        image: r.config.image.clone(),
+        image_id: r.image_id.clone(),
+        image_manifest_descriptor: None,
+        command,
+        created: parse_time(&r.created).map(|t| t.unix_timestamp()).unwrap_or_default(),
+        ports: Some(Vec::new()),
+        size_rw: 0,
+        size_root_fs: 0,
+        labels: Some(r.config.labels.clone().unwrap_or_default()),
+        state: r.state.status.as_str().to_owned(),
+        status: human_status(&r, time::OffsetDateTime::now_utc()),
+        host_config: SummaryHostConfig {
+            network_mode: r.host_config.network_mode.clone(),
+            annotations: r.host_config.annotations.clone(),
+        },
+        network_settings: Some(SummaryNetworkSettings { networks: Some(endpoints(&r)) }),
+        mounts: Some(r.mounts.clone()),
+    }
+}
+
+/// The `Status` column of `docker ps`.
+pub(crate) fn human_status(r: &Record, now: time::OffsetDateTime) -> String {
+    let since = |t: &str| -> String {
+        let elapsed = parse_time(t).map(|t| now - t).unwrap_or_default();
+        human_duration(Duration::from_secs_f64(elapsed.as_seconds_f64().max(0.0)))
+    };
+    let s = &r.state;
+    match s.status {
+        Status::Running | Status::Paused => {
+            let mut out = format!("Up {}", since(&s.started_at));
+            if s.status == Status::Paused {
+                out.push_str(" (Paused)");
+            } else if let Some(h) = &s.health {
+                out.push_str(&format!(" ({})", health_word(&h.status)));
+            }
+            out
+        }
+        Status::Restarting => {
+            format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))
+        }
+        Status::Removing => "Removal In Progress".to_owned(),
+        Status::Dead => "Dead".to_owned(),
+        Status::Created => "Created".to_owned(),
+        Status::Exited => {
+            if parse_time(&s.finished_at).is_none() {
+                "Created".to_owned()
+            } else {
+                format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at))
+            }
+        }
+    }
+}
+
+fn health_word(status: &str) -> String {
+    if status == "starting" { "health: starting".to_owned() } else { status.to_owned() }
+}
+
+/// go-units `HumanDuration`.
+pub(crate) fn human_duration(d: Duration) -> String {
+    let seconds = d.as_secs();
+    let minutes = seconds / 60;
+    let hours = (d.as_secs_f64() / 3600.0 + 0.5) as u64;
+    match () {
+        _ if seconds < 1 => "Less than a second".to_owned(),
+        _ if seconds == 1 => "1 second".to_owned(),
+        _ if seconds < 60 => format!("{seconds} seconds"),
+        _ if minutes == 1 => "About a minute".to_owned(),
+        _ if minutes < 60 => format!("{minutes} minutes"),
+        _ if hours == 1 => "About an hour".to_owned(),
+        _ if hours < 48 => format!("{hours} hours"),
+        _ if hours < 24 * 7 * 2 => format!("{} days", hours / 24),
+        _ if hours < 24 * 30 * 2 => format!("{} weeks", hours / 24 / 7),
+        _ if hours < 24 * 365 * 2 => format!("{} months", hours / 24 / 30),
+        _ => format!("{} years", hours / 24 / 365),
+    }
+}
+
+/// The accepted `status` filter values.
+const STATUSES: [&str; 7] =
+    ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+
+/// Checks filter values that can be wrong independently of the containers.
+pub(crate) fn check_filters(filters: &Filters) -> Result<()> {
+    for s in filters.get("status") {
+        if !STATUSES.contains(&s) {
+            return Err(Error::invalid(format!("invalid filter 'status={s}'")));
+        }
+    }
+    for e in filters.get("exited") {
+        if e.parse::<i64>().is_err() {
+            return Err(Error::invalid(format!("invalid filter 'exited={e}'")));
+        }
+    }
+    for h in filters.get("health") {
+        if !["starting", "healthy", "unhealthy", "none"].contains(&h) {
+            return Err(Error::invalid(format!("Unrecognized filter value for health: {h}")));
+        }
+    }
+    if let Some(v) = filters.get("is-task").next()
+        && !["true", "false"].contains(&v)
+    {
+        return Err(Error::invalid(format!("Unrecognized filter value for is-task: {v}")));
+    }
+    Ok(())
+}
+
+/// Whether `r` passes the filters (besides `before`/`since`, applied by the caller, and
+/// `ancestor`, given as the set of matching image IDs).
+pub(crate) fn matches(r: &Record, filters: &Filters, ancestors: Option<&[String]>) -> bool {
+    let labels = r.config.labels.clone().unwrap_or_default();
+    if !filters.match_labels("label", |k| labels.get(k).map(String::as_str)) {
+        return false;
+    }
+    if filters.contains("id") && !filters.get("id").any(|p| r.id.starts_with(p)) {
+        return false;
+    }
+    if filters.contains("name")
+        && !filters.get("name").any(|n| {
+            let n = n.trim_start_matches('/');
+            r.short_name().contains(n)
+        })
+    {
+        return false;
+    }
+    if filters.contains("status") && !filters.get("status").any(|s| s == r.state.status.as_str()) {
+        return false;
+    }
+    if filters.contains("exited") {
+        if r.state.status != Status::Exited {
+            return false;
+        }
+        if !filters.get("exited").any(|e| e.parse::<i64>().ok() == Some(r.state.exit_code)) {
+            return false;
+        }
+    }
+    if filters.contains("health") {
+        let status = r.state.health.as_ref().map_or("none", |h| h.status.as_str());
+        if !filters.get("health").any(|h| h == status) {
+            return false;
+        }
+    }
+    if filters.contains("network")
+        && !filters.get("network").any(|n| {
+            n == r.host_config.network_mode
+                || super::network::network_id(&r.host_config.network_mode).starts_with(n)
+        })
+    {
+        return false;
+    }
+    if filters.contains("volume")
+        && !filters
+            .get("volume")
+            .any(|v| r.mounts.iter().any(|m| m.source == v || m.name == v || m.destination == v))
+    {
+        return false;
+    }
+    if filters.get("is-task").any(|v| v == "true") {
+        return false;
+    }
+    if filters.contains("publish") || filters.contains("expose") {
+        let exposed = r.config.exposed_ports.clone().unwrap_or_default();
+        let wanted = |v: &str| {
+            let v = if v.contains('/') { v.to_owned() } else { format!("{v}/tcp") };
+            exposed.contains_key(&v)
+        };
+        if filters.contains("expose") && !filters.get("expose").any(wanted) {
+            return false;
+        }
+        // Nothing is published yet (issue 6).
+        if filters.contains("publish") {
+            return false;
+        }
+    }
+    if let Some(ids) = ancestors
+        && !ids.contains(&r.image_id)
+    {
+        return false;
+    }
+    true
+}
+
+/// Mount points from `Binds`, `Mounts` and `Tmpfs`, checked as dockerd does.
+pub(crate) fn mount_points(hc: &HostConfig) -> Result<Vec<MountPoint>> {
+    let mut out: Vec<MountPoint> = Vec::new();
+    for bind in hc.binds.iter().flatten() {
+        out.push(parse_bind(bind)?);
+    }
+    for m in hc.mounts.iter().flatten() {
+        if !m.target.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "invalid mount config for type \"{}\": invalid mount path: '{}' mount path must be absolute",
+                m.kind, m.target
+            )));
+        }
+        match m.kind.as_str() {
+            "bind" => {
+                if m.source.is_empty() {
+                    return Err(Error::invalid(
+                        "invalid mount config for type \"bind\": field Source must not be empty",
+                    ));
+                }
+                if !std::path::Path::new(&m.source).exists() {
+                    return Err(Error::invalid(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                        m.source
+                    )));
+                }
+                let propagation = m
+                    .bind_options
+                    .as_ref()
+                    .map(|o| o.propagation.clone())
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| "rprivate".to_owned());
+                out.push(MountPoint {
+                    kind: "bind".to_owned(),
+                    source: m.source.clone(),
+                    destination: m.target.clone(),
+                    rw: !m.read_only,
+                    propagation,
+                    ..MountPoint::default()
+                });
+            }
+            "tmpfs" => {
+                if !m.source.is_empty() {
+                    return Err(Error::invalid(
+                        "invalid mount config for type \"tmpfs\": field Source must not be specified",
+                    ));
+                }
+                out.push(MountPoint {
+                    kind: "tmpfs".to_owned(),
+                    destination: m.target.clone(),
+                    rw: !m.read_only,
+                    ..MountPoint::default()
+                });
+            }
+            "volume" => {
+                return Err(Error::not_implemented(
+                    "volumes are not implemented by Berth yet (issue 6)",
+                ));
+            }
+            other => {
+                return Err(Error::invalid(format!("mount type unknown: {other:?}")));
+            }
+        }
+    }
+    for target in hc.tmpfs.iter().flat_map(|t| t.keys()) {
+        if !target.starts_with('/') {
+            return Err(Error::invalid(format!(
+                "invalid mount path: '{target}' mount path must be absolute"
+            )));
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for m in &out {
+        if !seen.insert(m.destination.clone()) {
+            return Err(Error::invalid(format!("Duplicate mount point: {}", m.destination)));
+        }
+    }
+    Ok(out)
+}
+
+/// `-v host:container[:opts]`.
+fn parse_bind(spec: &str) -> Result<MountPoint> {
+    let invalid =
+        |why: &str| Error::invalid(format!("invalid volume specification: '{spec}'{why}"));
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, destination, mode) = match parts.as_slice() {
+        [dst] => ("", *dst, ""),
+        [src, dst] => (*src, *dst, ""),
+        [src, dst, mode] => (*src, *dst, *mode),
+        _ => return Err(invalid("")),
+    };
+    if source.is_empty() || !source.starts_with('/') {
+        return Err(Error::not_implemented(
+            "volumes are not implemented by Berth yet (issue 6): use an absolute host path to bind-mount",
+        ));
+    }
+    if !destination.starts_with('/') {
+        return Err(invalid(&format!(
+            ": invalid mount config for type \"bind\": invalid mount path: '{destination}' mount path must be absolute"
+        )));
+    }
+    let mut rw = true;
+    let mut propagation = "rprivate".to_owned();
+    for opt in mode.split(',').filter(|o| !o.is_empty()) {
+        match opt {
+            "ro" => rw = false,
+            "rw" | "z" | "Z" | "nocopy" => {}
+            "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" => {
+                propagation = opt.to_owned();
+            }
+            _ => return Err(invalid("")),
+        }
+    }
+    Ok(MountPoint {
+        kind: "bind".to_owned(),
+        source: source.to_owned(),
+        destination: destination.to_owned(),
+        mode: mode.to_owned(),
+        rw,
+        propagation,
+        ..MountPoint::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_docker_ps_shows_them() {
+        assert_eq!(human_duration(Duration::from_millis(300)), "Less than a second");
+        assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
+        assert_eq!(human_duration(Duration::from_secs(59)), "59 seconds");
+        assert_eq!(human_duration(Duration::from_secs(61)), "About a minute");
+        assert_eq!(human_duration(Duration::from_secs(600)), "10 minutes");
+        assert_eq!(human_duration(Duration::from_secs(3600)), "About an hour");
+        assert_eq!(human_duration(Duration::from_secs(5 * 3600)), "5 hours");
+        assert_eq!(human_duration(Duration::from_secs(3 * 86400)), "3 days");
+    }
+
+    #[test]
+    fn binds_parse_and_fail_like_dockerd() {
+        let m = parse_bind("/src:/dst:ro,rshared").expect("bind");
+        assert!(!m.rw);
+        assert_eq!(m.propagation, "rshared");
+        assert_eq!(m.mode, "ro,rshared");
+        let e = parse_bind("/src:rel").expect_err("relative");
+        assert!(e.message().contains("mount path must be absolute"), "{e}");
+        assert!(parse_bind("/a:/b:bogus").is_err());
+        assert_eq!(
+            parse_bind("named:/data").expect_err("volume").kind(),
+            berth_api::ErrorKind::NotImplemented
+        );
+    }
+
+    #[test]
+    fn status_filter_values_are_checked() {
+        let mut f = Filters::default();
+        f.add("status", "bogus");
+        assert_eq!(check_filters(&f).expect_err("bad").message(), "invalid filter 'status=bogus'");
+    }
+}

@@ -1,0 +1,185 @@
+//! Container paths as dockerd reads them (Go's `path/filepath` rules), and a lexical resolver that
+//! follows symlinks the way the container would see them.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use berth_api::{Error, Result};
+
+/// How many symlinks one resolution may follow, as moby's `FollowSymlinkInScope`.
+const MAX_LINKS: usize = 255;
+
+/// Go's `filepath.Join("/", path)`: the path made absolute and cleaned lexically (`.` dropped,
+/// `..` eats the previous element and cannot climb above `/`, repeated slashes collapsed).
+pub(super) fn clean_abs(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Go's `filepath.Base`: the last element, trailing slashes ignored; `/` for the root and `.` for
+/// an empty path.
+pub(super) fn go_base(path: &str) -> &str {
+    if path.is_empty() {
+        return ".";
+    }
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return "/";
+    }
+    match trimmed.rfind('/') {
+        Some(i) => &trimmed[i + 1..],
+        None => trimmed,
+    }
+}
+
+/// Whether `path` names "the current directory" (its last element is `.`), which `docker cp`
+/// uses to mean "the contents of this directory".
+fn specifies_current_dir(path: &str) -> bool {
+    go_base(path) == "."
+}
+
+/// moby's `PreserveTrailingDotOrSeparator`: gives the cleaned path back the trailing `/.` or `/`
+/// that cleaning took away, because both change what `docker cp` does.
+pub(super) fn preserve_trailing(cleaned: &str, original: &str) -> String {
+    let mut out = cleaned.to_owned();
+    if !specifies_current_dir(&out) && specifies_current_dir(original) {
+        if !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push('.');
+    }
+    if !out.ends_with('/') && original.ends_with('/') {
+        out.push('/');
+    }
+    out
+}
+
+/// The absolute, cleaned form of a path from the archive API (`path=`), trailing `/` or `/.`
+/// kept: what dockerd's archive routes work on.
+pub(super) fn archive_path(path: &str) -> String {
+    preserve_trailing(&clean_abs(path), path)
+}
+
+/// Resolves `path` inside `root` as a process chrooted into `root` would: every symlink on the
+/// way is followed with absolute targets taken relative to `root`, `..` never climbs above
+/// `root`, and the last element is followed only if `follow_last` is set or the path ends with
+/// `/` or `/.`. Missing elements are kept as they are (the result may not exist). The result is
+/// always `root` joined with a path free of `..`.
+///
+/// This is a lexical walk with `lstat`/`readlink`, like moby's `FollowSymlinkInScope`: a running
+/// container can change its filesystem between this check and a later use of the result, so
+/// Berth uses it only for information (`linkTarget`); file operations go through `openat2` with
+/// `RESOLVE_IN_ROOT`, which the kernel resolves the same way atomically. More than 255 links is
+/// an error, as is any failure other than a missing element.
+pub(crate) fn resolve_in_root(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf> {
+    let follow_last = follow_last || path.ends_with('/') || specifies_current_dir(path);
+    resolve(root, path.as_bytes(), follow_last).map_err(|err| match err.raw_os_error() {
+        Some(code) if code == nix::libc::ELOOP => {
+            Error::system(format!("too many symbolic links in {path}"))
+        }
+        _ => Error::system(format!("cannot resolve {path}: {err}")).with_source(err),
+    })
+}
+
+/// [`resolve_in_root`] on bytes, with the raw I/O error.
+pub(super) fn resolve(root: &Path, path: &[u8], follow_last: bool) -> io::Result<PathBuf> {
+    // Elements still to walk, the next one last; link targets are pushed on top.
+    let mut pending: Vec<OsString> = Vec::new();
+    push_elements(&mut pending, path);
+    let mut resolved: Vec<OsString> = Vec::new();
+    let mut links = 0usize;
+    while let Some(element) = pending.pop() {
+        if element.as_bytes() == b".." {
+            resolved.pop();
+            continue;
+        }
+        if pending.is_empty() && !follow_last {
+            resolved.push(element);
+            continue;
+        }
+        let candidate = join(root, &resolved).join(&element);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_LINKS {
+                    return Err(io::Error::from_raw_os_error(nix::libc::ELOOP));
+                }
+                let target = std::fs::read_link(&candidate)?;
+                let target = target.as_os_str().as_bytes();
+                if target.starts_with(b"/") {
+                    resolved.clear();
+                }
+                push_elements(&mut pending, target);
+            }
+            Ok(_) => resolved.push(element),
+            // What does not exist (or sits below a non-directory) is kept as written: the
+            // caller's own operation reports it.
+            Err(err)
+                if err.kind() == io::ErrorKind::NotFound
+                    || err.raw_os_error() == Some(nix::libc::ENOTDIR) =>
+            {
+                resolved.push(element)
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(join(root, &resolved))
+}
+
+/// Pushes the elements of `path` so that the first ends on top; empty and `.` elements are
+/// dropped (a trailing `/.` is the caller's business: it decides `follow_last`).
+fn push_elements(pending: &mut Vec<OsString>, path: &[u8]) {
+    let elements: Vec<&[u8]> =
+        path.split(|b| *b == b'/').filter(|e| !e.is_empty() && *e != b".").collect();
+    for element in elements.into_iter().rev() {
+        pending.push(OsStr::from_bytes(element).to_owned());
+    }
+}
+
+fn join(root: &Path, elements: &[OsString]) -> PathBuf {
+    let mut out = root.to_path_buf();
+    out.extend(elements);
+    out
+}
+
+/// Splits a cleaned relative entry name (no `.`/`..`/empty elements) into its parent and its
+/// last element; the parent is `.` for a top-level name.
+pub(super) fn split_parent(name: &[u8]) -> (&[u8], &[u8]) {
+    match name.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&name[..i], &name[i + 1..]),
+        None => (b".", name),
+    }
+}
+
+/// Cleans a name from a tar archive the way moby's `Unpack` does: leading slashes dropped, `.`
+/// and empty elements removed, `..` applied lexically. `Ok(None)` for the extraction point
+/// itself; an error when the name climbs out of it.
+pub(super) fn clean_entry_name(name: &[u8]) -> std::result::Result<Option<Vec<u8>>, ()> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in name.split(|b| *b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                if parts.pop().is_none() {
+                    return Err(());
+                }
+            }
+            part => parts.push(part),
+        }
+    }
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(parts.join(&b'/')))
+}
