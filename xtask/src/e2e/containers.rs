@@ -120,7 +120,7 @@ fn detached_loop(docker: &Docker<'_>) -> Result<()> {
     ensure!(top.contains("PID") && top.contains("sleep"), "docker top: {top:?}");
     let stats =
         ok(docker, &["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "web"])?;
-    ensure!(stats.starts_with("web ") && stats.contains("MiB"), "docker stats: {stats:?}");
+    ensure!(stats.starts_with("web ") && stats.contains("iB / "), "docker stats: {stats:?}");
 
     ok(docker, &["pause", "web"])?;
     ensure!(inspect(docker, "web", "{{.State.Status}}")? == "paused", "paused");

@@ -217,9 +217,12 @@ impl Manager {
         let (want_out, want_err) = (body.attach_stdout, body.attach_stderr);
         let detached = options.detach;
         let output = proc.output;
+        // The client's sender is handed back when the output ends, and dropped (ending the
+        // client's stream) only once the exit code is recorded: the CLI inspects the exec for it
+        // as soon as the stream ends.
         let drain = tokio::spawn(async move {
-            let Some(mut output) = output else { return };
             let mut client = if detached { None } else { Some(out_tx) };
+            let Some(mut output) = output else { return client };
             let mut detach_rx = Some(detach_rx);
             loop {
                 let item = match detach_rx.as_mut() {
@@ -249,6 +252,7 @@ impl Manager {
                     client = None;
                 }
             }
+            client
         });
 
         let this = Arc::clone(self);
@@ -261,7 +265,10 @@ impl Manager {
                     Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                 }
             };
-            let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+            let client = match tokio::time::timeout(Duration::from_secs(2), drain).await {
+                Ok(Ok(client)) => client,
+                _ => None,
+            };
             this.runtime.delete_exec(&c.id, &exec_id).await;
             let _ = stdin_done.send(());
             {
@@ -275,6 +282,7 @@ impl Manager {
                 "exec_die",
                 &[("execID", exec_id.clone()), ("exitCode", code.to_string())],
             );
+            drop(client);
         });
 
         let output = tokio_stream::wrappers::ReceiverStream::new(out_rx).boxed();
