@@ -70,7 +70,7 @@ pub(crate) const ROUTES: &[Route] = &[
     r("container", "POST", "/containers/{name*}/rename", I),
     r("container", "POST", "/containers/{name*}/update", I),
     r("container", "POST", "/containers/prune", I),
-    r("container", "POST", "/commit", N),
+    r("container", "POST", "/commit", I),
     r("container", "PUT", "/containers/{name*}/archive", I),
     r("container", "DELETE", "/containers/{name*}", I),
     r("exec", "POST", "/containers/{name*}/exec", I),

@@ -316,6 +316,9 @@ impl SystemBackend for HostSystem {
             labels: config.labels.clone(),
             experimental_build: config.experimental,
             server_version: build_info::VERSION.to_owned(),
+            live_restore_enabled: config.live_restore,
+            // `--init` runs Debian's tini as /sbin/docker-init, which dockerd calls docker-init.
+            init_binary: if available { "docker-init".to_owned() } else { String::new() },
             ..Info::default()
         })
     }

@@ -168,14 +168,64 @@ impl Manager {
             lock(&handle).started = false;
             return Err(err);
         }
-        let process = self.exec_process(&c, &body).await?;
+        let tty = body.tty;
+        if options.detach {
+            // Detached: nobody reads the output (it is drained).
+            drop(
+                Arc::clone(self).exec_launch(handle, c, id.to_owned(), body, options, None).await?,
+            );
+            return Ok(AttachStream { tty, output: futures_util::stream::empty().boxed() });
+        }
+        // The process starts when the client reads the stream, that is once the hijack answer
+        // went out: docker-py reads that answer through a buffer it then bypasses, so output
+        // sent right behind it would be lost (dockerd, too, starts the process after hijacking).
+        let this = Arc::clone(self);
+        let id = id.to_owned();
+        let launch = async move { this.exec_launch(handle, c, id, body, options, stdin).await };
+        let output = futures_util::stream::once(launch)
+            .flat_map(|started| match started {
+                Ok(output) => output,
+                // A failure after the hijack goes in-band, as dockerd writes it.
+                Err(e) => futures_util::stream::iter([Ok(OutputChunk::new(
+                    StdStream::Stdout,
+                    format!("{}\r\n", e.message()),
+                ))])
+                .boxed(),
+            })
+            .boxed();
+        Ok(AttachStream { tty, output })
+    }
+
+    /// Starts the process of exec `id` and its stream plumbing; returns the client's output.
+    async fn exec_launch(
+        self: Arc<Self>,
+        handle: Arc<Mutex<ExecRecord>>,
+        c: Arc<Container>,
+        id: String,
+        body: ExecCreateBody,
+        options: ExecStartOptions,
+        stdin: Option<ByteStream>,
+    ) -> Result<berth_backend::OutputStream> {
+        let id = id.as_str();
+        let process = match self.exec_process(&c, &body).await {
+            Ok(p) => p,
+            Err(e) => {
+                lock(&handle).exit_code = Some(126);
+                return Err(e);
+            }
+        };
         let with_stdin = body.attach_stdin && stdin.is_some();
         let started = self.runtime.exec(&c.id, id, &process, with_stdin).await;
         let proc = match started {
             Ok(p) => p,
             Err(e) => {
-                let mut rec = lock(&handle);
-                rec.exit_code = Some(e.exit_code.map_or(126, i64::from));
+                // dockerd records 126 for any exec that cannot start.
+                lock(&handle).exit_code = Some(126);
+                self.event(
+                    &c,
+                    "exec_die",
+                    &[("execID", id.to_owned()), ("exitCode", "126".to_owned())],
+                );
                 return Err(e.error);
             }
         };
@@ -255,7 +305,7 @@ impl Manager {
             client
         });
 
-        let this = Arc::clone(self);
+        let this = Arc::clone(&self);
         let exec_id = id.to_owned();
         tokio::spawn(async move {
             let code = loop {
@@ -285,8 +335,7 @@ impl Manager {
             drop(client);
         });
 
-        let output = tokio_stream::wrappers::ReceiverStream::new(out_rx).boxed();
-        Ok(AttachStream { tty: body.tty, output })
+        Ok(tokio_stream::wrappers::ReceiverStream::new(out_rx).boxed())
     }
 
     /// The OCI process of an exec: the container's process settings with the exec's command,

@@ -29,8 +29,8 @@ pub(crate) fn validate(config: &LogConfig) -> Result<()> {
             }
             Ok(())
         }
-        other => Err(Error::not_found(format!(
-            "failed to create logger: logger: no log driver named '{other}' is registered"
+        other => Err(Error::invalid(format!(
+            "error looking up logging plugin {other}: plugin \"{other}\" not found"
         ))),
     }
 }

@@ -118,17 +118,6 @@ impl Manager {
         Ok(Arc::clone(self.sampler.get_or_init(|| sampler)))
     }
 
-    /// `POST /commit`: not there yet.
-    pub(crate) async fn commit(
-        &self,
-        options: berth_backend::ContainerCommitOptions,
-    ) -> Result<String> {
-        self.get(&options.container)?;
-        Err(Error::not_implemented(
-            "committing containers is not implemented by Berth yet (issue 5)",
-        ))
-    }
-
     /// Looks a container up by ID, name or ID prefix.
     pub(crate) fn get(&self, name: &str) -> Result<Arc<Container>> {
         self.registry.get(name)
@@ -667,7 +656,19 @@ impl Manager {
             c.update(|r| r.state.manually_stopped = true)?;
         }
         let all = signal == libc_sig(nix::sys::signal::Signal::SIGKILL);
-        self.signal(&c, signal, all).await
+        let mut phase = c.watch();
+        self.signal(&c, signal, all).await?;
+        if all {
+            // As dockerd: a SIGKILL returns once the container is gone.
+            let exited = tokio::time::timeout(KILL_GRACE, phase.wait_for(|p| !p.running)).await;
+            if !matches!(exited, Ok(Ok(_))) {
+                return Err(Error::system(format!(
+                    "tried to kill container, but did not receive an exit event: {}",
+                    c.id
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// `POST /containers/{name}/pause`.

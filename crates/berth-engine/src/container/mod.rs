@@ -4,6 +4,7 @@
 //! The lifecycle (create, start, stop, exit handling, restore) is in [`manager`]; the API views
 //! in [`views`]; attach and exec streams in [`io`] and [`exec`].
 
+pub(crate) mod commit;
 pub(crate) mod config;
 pub(crate) mod exec;
 pub(crate) mod health;
@@ -16,7 +17,7 @@ pub(crate) mod ops;
 pub(crate) mod record;
 pub(crate) mod spec;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub(crate) mod views;
 
 use std::collections::HashMap;

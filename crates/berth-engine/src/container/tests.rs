@@ -17,7 +17,7 @@ use crate::Engine;
 use crate::testutil::{TestContainerd, engine_with};
 
 /// A rootfs tarball with the host's static busybox and the applets the tests use.
-fn busybox_rootfs() -> Bytes {
+pub(crate) fn busybox_rootfs() -> Bytes {
     let busybox = std::fs::read("/bin/busybox").expect("busybox-static is installed");
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
@@ -40,7 +40,7 @@ fn busybox_rootfs() -> Bytes {
     Bytes::from(builder.into_inner().expect("tar"))
 }
 
-async fn import_busybox(engine: &Engine) {
+pub(crate) async fn import_busybox(engine: &Engine) {
     let body = futures_util::stream::iter([Ok(busybox_rootfs())]).boxed();
     let options = ImageImportOptions {
         source: ImportSource::Body(body),
@@ -53,7 +53,7 @@ async fn import_busybox(engine: &Engine) {
     assert!(progress.iter().all(Result::is_ok), "import progress: {progress:?}");
 }
 
-fn create_options(name: &str, cmd: &[&str], network: &str) -> ContainerCreateOptions {
+pub(crate) fn create_options(name: &str, cmd: &[&str], network: &str) -> ContainerCreateOptions {
     ContainerCreateOptions {
         name: name.to_owned(),
         body: ContainerCreateBody {
@@ -72,7 +72,7 @@ fn create_options(name: &str, cmd: &[&str], network: &str) -> ContainerCreateOpt
     }
 }
 
-async fn logs(engine: &Engine, name: &str) -> String {
+pub(crate) async fn logs(engine: &Engine, name: &str) -> String {
     let options = ContainerLogsOptions { stdout: true, stderr: true, ..Default::default() };
     let stream = ContainerBackend::logs(engine, name, options).await.expect("logs");
     let chunks: Vec<_> = stream.chunks.collect().await;

@@ -18,6 +18,7 @@ use tokio_util::io::{ReaderStream, StreamReader};
 use super::{
     MEDIA_OCI_CONFIG, MEDIA_OCI_LAYER_TAR, MEDIA_OCI_MANIFEST, Store, changes, rfc3339_now,
 };
+use crate::containerd::Containerd;
 use crate::content::{self, Written};
 use crate::lease::Lease;
 use crate::unpack::{self, Layer, SNAPSHOTTER};
@@ -89,27 +90,70 @@ async fn import_in(
         "os": "linux",
         "rootfs": { "type": "layers", "diff_ids": [layer.digest] },
     });
+    let parts = ImageParts {
+        config: &config,
+        layers: std::slice::from_ref(&blob),
+        chain: &chain,
+        size: disk_size.max(layer.size),
+        name: req.name,
+    };
+    write_image(store, conn, parts).await
+}
+
+/// What [`write_image`] writes.
+pub(crate) struct ImageParts<'a> {
+    /// The image config JSON.
+    pub(crate) config: &'a Value,
+    /// The layer blobs, bottom first.
+    pub(crate) layers: &'a [Descriptor],
+    /// The top snapshot's chain ID (empty without layers); the config holds it for GC.
+    pub(crate) chain: &'a str,
+    /// Bytes the image takes unpacked (the `Size` label).
+    pub(crate) size: i64,
+    /// Normalized name to give the image; `None` keeps it as dangling.
+    pub(crate) name: Option<String>,
+}
+
+/// Writes an image's config and OCI manifest with the GC labels that hold its layers and
+/// snapshots, then names it. `conn` should carry a lease. Returns the image ID.
+pub(crate) async fn write_image(
+    store: &Store,
+    conn: &Containerd,
+    parts: ImageParts<'_>,
+) -> Result<String, Error> {
     let config_bytes = Bytes::from(
-        serde_json::to_vec(&config).map_err(|e| Error::system("encode config").with_source(e))?,
+        serde_json::to_vec(parts.config)
+            .map_err(|e| Error::system("encode config").with_source(e))?,
     );
-    let config_labels =
-        HashMap::from([(format!("containerd.io/gc.ref.snapshot.{SNAPSHOTTER}"), chain.clone())]);
+    let mut config_labels = HashMap::new();
+    if !parts.chain.is_empty() {
+        config_labels
+            .insert(format!("containerd.io/gc.ref.snapshot.{SNAPSHOTTER}"), parts.chain.to_owned());
+    }
     let config_blob = content::write_bytes(conn, config_bytes, config_labels).await?;
 
+    let layers: Vec<Value> = parts
+        .layers
+        .iter()
+        .map(|l| json!({ "mediaType": l.media_type, "digest": l.digest, "size": l.size }))
+        .collect();
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": MEDIA_OCI_MANIFEST,
         "config": { "mediaType": MEDIA_OCI_CONFIG, "digest": config_blob.digest, "size": config_blob.size },
-        "layers": [{ "mediaType": MEDIA_OCI_LAYER_TAR, "digest": blob.digest, "size": blob.size }],
+        "layers": layers,
     });
     let manifest_bytes = Bytes::from(
         serde_json::to_vec(&manifest)
             .map_err(|e| Error::system("encode manifest").with_source(e))?,
     );
-    let manifest_labels = HashMap::from([
-        ("containerd.io/gc.ref.content.config".to_owned(), config_blob.digest.clone()),
-        ("containerd.io/gc.ref.content.l.0".to_owned(), blob.digest.clone()),
-    ]);
+    let mut manifest_labels = HashMap::from([(
+        "containerd.io/gc.ref.content.config".to_owned(),
+        config_blob.digest.clone(),
+    )]);
+    for (i, layer) in parts.layers.iter().enumerate() {
+        manifest_labels.insert(format!("containerd.io/gc.ref.content.l.{i}"), layer.digest.clone());
+    }
     let Written { digest, size } =
         content::write_bytes(conn, manifest_bytes, manifest_labels).await?;
     let target = Descriptor {
@@ -119,9 +163,8 @@ async fn import_in(
         annotations: HashMap::new(),
     };
 
-    let labels =
-        HashMap::from([(super::LABEL_SIZE.to_owned(), disk_size.max(layer.size).to_string())]);
-    let name = match req.name {
+    let labels = HashMap::from([(super::LABEL_SIZE.to_owned(), parts.size.to_string())]);
+    let name = match parts.name {
         Some(name) => name,
         None => format!("{}{}", super::DANGLING_PREFIX, config_blob.digest),
     };

@@ -21,6 +21,7 @@ mod backend;
 #[cfg(test)]
 mod backend_tests;
 pub(crate) mod changes;
+pub(crate) mod commit;
 pub(crate) mod import;
 pub(crate) mod ops;
 mod registry;
