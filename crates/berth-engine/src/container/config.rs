@@ -115,6 +115,13 @@ pub(crate) fn command(config: &Config) -> Result<(String, Vec<String>), Error> {
 pub(crate) fn validate_host_config(hc: &HostConfig) -> Result<(), Error> {
     validate_restart_policy(hc)?;
     validate_resources(&hc.resources)?;
+    if hc.storage_opt.as_ref().is_some_and(|o| !o.is_empty()) {
+        // dockerd's answer on every backing filesystem but xfs with project quotas; Berth's
+        // snapshots have no size limits.
+        return Err(Error::invalid(
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option",
+        ));
+    }
     if hc.shm_size < 0 {
         return Err(Error::invalid("SHM size can not be less than 0"));
     }
