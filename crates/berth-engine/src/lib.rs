@@ -18,6 +18,7 @@ mod network;
 mod runtime;
 #[cfg(test)]
 mod testutil;
+mod timefmt;
 mod unpack;
 
 /// Where the engine reports what happens to its objects (`GET /events`).

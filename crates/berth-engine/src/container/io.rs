@@ -156,6 +156,10 @@ pub(crate) async fn forward_stdin(
                         let _ = queue.send(StdinMsg::Data(Bytes::from(out))).await;
                     }
                     let _ = detached.send(());
+                    // Keep reading (and dropping) what the client still sends until it closes:
+                    // closing our side under it would make its next write fail with EPIPE at a
+                    // moment that depends on timing.
+                    while client.next().await.is_some() {}
                     return;
                 }
                 continue;

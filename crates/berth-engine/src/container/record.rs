@@ -197,17 +197,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// Formats `t` as RFC 3339 with exactly nine fraction digits in UTC, as dockerd prints times.
 pub(crate) fn rfc3339_nano(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.nanosecond()
-    )
+    crate::timefmt::fixed(t)
 }
 
 /// The current time as [`rfc3339_nano`].

@@ -54,26 +54,12 @@ pub(super) fn go_mode(st_mode: u32) -> u32 {
 /// A time as Go's `time.Time` marshals to JSON (`RFC3339Nano`: fraction without trailing zeros,
 /// none at all on a whole second), in UTC.
 pub(super) fn rfc3339_nano(secs: i64, nanos: i64) -> String {
-    let nanos = u32::try_from(nanos.clamp(0, 999_999_999)).unwrap_or(0);
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else {
-        return "0001-01-01T00:00:00Z".to_owned();
-    };
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    if nanos != 0 {
-        let fraction = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(fraction.trim_end_matches('0'));
+    let nanos = nanos.clamp(0, 999_999_999);
+    let whole = i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+    match time::OffsetDateTime::from_unix_timestamp_nanos(whole) {
+        Ok(t) => crate::timefmt::go(t),
+        Err(_) => "0001-01-01T00:00:00Z".to_owned(),
     }
-    out.push('Z');
-    out
 }
 
 /// Stats `path` in the container whose root filesystem is mounted at `root`, as dockerd's

@@ -118,22 +118,5 @@ fn same_link(a: &Path, b: &Path) -> bool {
 /// `t` as Go's `encoding/json` writes a UTC `time.Time` (RFC 3339 with nanoseconds, trailing
 /// zeros of the fraction dropped).
 pub(crate) fn go_time(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    let nanos = t.nanosecond();
-    if nanos != 0 {
-        let fraction = format!("{nanos:09}");
-        out.push('.');
-        out.push_str(fraction.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    crate::timefmt::go(t)
 }
