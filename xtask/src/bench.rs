@@ -179,6 +179,8 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
         println!("warning: berthd did not shut down cleanly: {err:#}");
     }
     drop(daemon);
+    // berthd keeps its bridge (as dockerd keeps docker0); the test run's own goes now.
+    crate::e2e::remove_bridge(crate::e2e::E2E_BRIDGE);
     drop(dockerd);
     drop(sweep);
     tmp.close().with_context(|| format!("removing {}", root.display()))?;

@@ -270,6 +270,8 @@ fn execute(options: &Options) -> Result<Run> {
         crate::e2e::print_log_tail(&layout);
     }
     drop(daemon);
+    // berthd keeps its bridge (as dockerd keeps docker0); the test run's own goes now.
+    crate::e2e::remove_bridge(crate::e2e::E2E_BRIDGE);
 
     crate::e2e::finish_tempdir(tmp, options.keep, "conformance")?;
     // The closing line comes last, after the teardown's messages.
