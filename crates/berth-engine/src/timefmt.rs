@@ -46,5 +46,9 @@ mod tests {
         assert_eq!(go(t), "2024-01-02T03:04:05.1Z");
         let whole = time::macros::datetime!(2024-01-02 03:04:05 UTC);
         assert_eq!(go(whole), "2024-01-02T03:04:05Z");
+        assert_eq!(fixed(whole), "2024-01-02T03:04:05.000000000Z");
+        let elsewhere = time::macros::datetime!(2024-01-02 05:04:05.000000006 +02:00);
+        assert_eq!(fixed(elsewhere), "2024-01-02T03:04:05.000000006Z", "always UTC");
+        assert_eq!(go(elsewhere), "2024-01-02T03:04:05.000000006Z", "always UTC");
     }
 }

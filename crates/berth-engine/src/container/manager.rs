@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::io::{self, OutputEvent};
 use super::network::{self, Networking};
-use super::record::{Record, State, Status, ZERO_TIME, now_rfc3339, rfc3339_nano};
+use super::record::{Record, State, Status, ZERO_TIME, now_rfc3339};
 use super::{Container, Registry, config, load_all, names};
 use crate::EventSink;
 use crate::containerd::Containerd;
@@ -472,7 +472,7 @@ impl Manager {
     ) {
         let record = c.record();
         self.net.release(&record).await;
-        let finished = exited_at.map_or_else(now_rfc3339, rfc3339_nano);
+        let finished = exited_at.map_or_else(now_rfc3339, crate::timefmt::fixed);
         let restart = self.should_restart(&record, code);
         let saved = c.update(|r| {
             if r.state.status != Status::Removing {

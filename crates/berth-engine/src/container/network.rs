@@ -131,31 +131,27 @@ impl Networking {
                 ..Attached::default()
             });
         }
+        // Only `bridge` is left: `validate_mode` refused anything else at create.
+        let Some(cni) = &self.cni else {
+            return Err(Error::system(format!(
+                "the default bridge network is not available: {}",
+                self.unusable.as_deref().unwrap_or("unknown reason")
+            )));
+        };
         let file = Netns::create(&self.netns_dir, &record.id)?;
-        let endpoint = if mode == "bridge" {
-            let Some(cni) = &self.cni else {
-                let _ = Netns::remove(&file);
-                return Err(Error::system(format!(
-                    "the default bridge network is not available: {}",
-                    self.unusable.as_deref().unwrap_or("unknown reason")
-                )));
-            };
-            match cni.attach(&record.id, &file).await {
-                Ok(a) => Some(BridgeEndpoint {
-                    endpoint_id: super::names::generate_id(),
-                    ip: a.ip,
-                    prefix_len: a.prefix_len,
-                    gateway: a.gateway,
-                    mac: a.mac,
-                }),
-                Err(e) => {
-                    let _ = cni.detach(&record.id, &file).await;
-                    let _ = Netns::remove(&file);
-                    return Err(e);
-                }
+        let endpoint = match cni.attach(&record.id, &file).await {
+            // A failed attach undoes itself; only the namespace is ours to remove.
+            Err(e) => {
+                remove_netns(&record.id, &file);
+                return Err(e);
             }
-        } else {
-            None
+            Ok(a) => Some(BridgeEndpoint {
+                endpoint_id: super::names::generate_id(),
+                ip: a.ip,
+                prefix_len: a.prefix_len,
+                gateway: a.gateway,
+                mac: a.mac,
+            }),
         };
         let ip: Option<Ipv4Addr> = endpoint.as_ref().map(|e| e.ip);
         let gateway = endpoint.as_ref().map(|e| e.gateway);
@@ -205,8 +201,12 @@ impl Networking {
         {
             tracing::warn!(container = id, error = %e, "CNI DEL failed");
         }
-        if let Err(e) = Netns::remove(file) {
-            tracing::warn!(container = id, error = %e, "cannot remove network namespace");
-        }
+        remove_netns(id, file);
+    }
+}
+
+fn remove_netns(id: &str, file: &Path) {
+    if let Err(e) = Netns::remove(file) {
+        tracing::warn!(container = id, error = %e, "cannot remove network namespace");
     }
 }

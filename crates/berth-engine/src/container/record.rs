@@ -195,14 +195,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Formats `t` as RFC 3339 with exactly nine fraction digits in UTC, as dockerd prints times.
-pub(crate) fn rfc3339_nano(t: time::OffsetDateTime) -> String {
-    crate::timefmt::fixed(t)
-}
-
-/// The current time as [`rfc3339_nano`].
+/// The current time as dockerd stores it (nine fraction digits, UTC).
 pub(crate) fn now_rfc3339() -> String {
-    rfc3339_nano(time::OffsetDateTime::now_utc())
+    crate::timefmt::fixed(time::OffsetDateTime::now_utc())
 }
 
 /// Parses an RFC 3339 time as stored; `None` for [`ZERO_TIME`] or garbage.
@@ -220,7 +215,6 @@ mod tests {
     #[test]
     fn times_have_nine_fraction_digits() {
         let t = time::macros::datetime!(2024-01-02 03:04:05.000000006 UTC);
-        assert_eq!(rfc3339_nano(t), "2024-01-02T03:04:05.000000006Z");
         assert_eq!(parse_time("2024-01-02T03:04:05.000000006Z"), Some(t));
         assert_eq!(parse_time(ZERO_TIME), None);
     }

@@ -44,7 +44,7 @@ pub(super) fn encode_entry(
     }
     field(out, "time");
     out.push(b'"');
-    out.extend_from_slice(super::format_entry_time(time).as_bytes());
+    out.extend_from_slice(crate::timefmt::go(time).as_bytes());
     out.extend_from_slice(b"\"}\n");
 }
 

@@ -284,7 +284,7 @@ impl Filter {
         };
         let mut chunk = OutputChunk::new(stream, Bytes::from(entry.log.into_bytes()));
         if self.options.timestamps {
-            chunk.timestamp = super::format_timestamp(entry.time);
+            chunk.timestamp = crate::timefmt::fixed(entry.time);
         }
         if self.options.details {
             chunk.attrs = entry.attrs.into_iter().collect();

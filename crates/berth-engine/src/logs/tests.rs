@@ -16,10 +16,7 @@ use tokio::sync::watch;
 use super::jsonlog::{decode_entry, encode_entry};
 use super::line::MAX_LINE;
 use super::options::from_human_size;
-use super::{
-    LineBuffer, LogContext, LogOptions, LogWriter, ReadOptions, format_entry_time,
-    format_timestamp, read,
-};
+use super::{LineBuffer, LogContext, LogOptions, LogWriter, ReadOptions, read};
 
 /// How long a test waits for something that should happen at once.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -92,17 +89,6 @@ fn files_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-#[test]
-fn timestamps_have_nine_digits_for_the_api_and_go_nano_format_on_disk() {
-    assert_eq!(format_timestamp(at(0, 6)), "2024-01-02T03:04:05.000000006Z");
-    assert_eq!(format_timestamp(at(0, 0)), "2024-01-02T03:04:05.000000000Z");
-    let offset = datetime!(2024-01-02 05:04:05.5 +02:00);
-    assert_eq!(format_timestamp(offset), "2024-01-02T03:04:05.500000000Z");
-    assert_eq!(format_entry_time(at(0, 123_456_789)), "2024-01-02T03:04:05.123456789Z");
-    assert_eq!(format_entry_time(at(0, 100_000_000)), "2024-01-02T03:04:05.1Z");
-    assert_eq!(format_entry_time(at(0, 0)), "2024-01-02T03:04:05Z");
 }
 
 #[test]

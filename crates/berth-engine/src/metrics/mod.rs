@@ -71,7 +71,7 @@ impl Sampler {
     /// fill. 404 when the cgroup or the process does not exist (the container stopped).
     pub(crate) fn sample(&self, cgroup_rel: &str, pid: Option<u32>) -> Result<ContainerStats> {
         let mut stats = ContainerStats {
-            read: go_time(time::OffsetDateTime::now_utc()),
+            read: crate::timefmt::go(time::OffsetDateTime::now_utc()),
             preread: ZERO_TIME.to_owned(),
             ..ContainerStats::default()
         };
@@ -113,10 +113,4 @@ fn same_link(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-/// `t` as Go's `encoding/json` writes a UTC `time.Time` (RFC 3339 with nanoseconds, trailing
-/// zeros of the fraction dropped).
-pub(crate) fn go_time(t: time::OffsetDateTime) -> String {
-    crate::timefmt::go(t)
 }

@@ -422,22 +422,6 @@ fn this_host_is_detected() {
     }
 }
 
-#[test]
-fn go_time_trims_the_fraction_like_encoding_json() {
-    let at = |unix: i64, nanos: u32| {
-        time::OffsetDateTime::from_unix_timestamp(unix)
-            .expect("valid")
-            .replace_nanosecond(nanos)
-            .expect("valid")
-    };
-    assert_eq!(go_time(at(1_704_164_645, 0)), "2024-01-02T03:04:05Z");
-    assert_eq!(go_time(at(1_704_164_645, 6)), "2024-01-02T03:04:05.000000006Z");
-    assert_eq!(go_time(at(1_704_164_645, 120_000_000)), "2024-01-02T03:04:05.12Z");
-    let plus_two =
-        at(1_704_164_645, 5).to_offset(time::UtcOffset::from_hms(2, 0, 0).expect("valid"));
-    assert_eq!(go_time(plus_two), "2024-01-02T03:04:05.000000005Z", "always UTC");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Streams
 // ---------------------------------------------------------------------------------------------

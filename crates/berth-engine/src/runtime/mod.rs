@@ -1,7 +1,7 @@
 //! Running a process in a container: the Docker-default OCI spec, users from the image's
 //! `/etc/passwd`, and the containerd task lifecycle (snapshot, container record, FIFOs, task).
 //!
-//! This is the engine half of `docker run`; the container backend (issue 5) drives it.
+//! This is the engine half of `docker run`; the container service (`crate::container`) drives it.
 
 pub(crate) mod spec;
 pub(crate) mod stdio;

@@ -81,6 +81,16 @@ impl Fifos {
         let stdin = if config.stdin { Some(fifo("stdin")?) } else { None };
         let stdout = fifo("stdout")?;
         let stderr = if config.tty { None } else { Some(fifo("stderr")?) };
+        Self::open_readers(dir, stdin, stdout, stderr)
+    }
+
+    /// Opens the read ends of `stdout` and `stderr` (non-blocking, so no writer is needed yet).
+    fn open_readers(
+        dir: &Path,
+        stdin: Option<PathBuf>,
+        stdout: PathBuf,
+        stderr: Option<PathBuf>,
+    ) -> Result<Self, Error> {
         let open = |path: &Path| {
             pipe::OpenOptions::new()
                 .open_receiver(path)
@@ -98,16 +108,7 @@ impl Fifos {
         let existing = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
         let stdout = existing("stdout")
             .ok_or_else(|| Error::system(format!("no stdout fifo in {}", dir.display())))?;
-        let stdin = existing("stdin");
-        let stderr = existing("stderr");
-        let open = |path: &Path| {
-            pipe::OpenOptions::new()
-                .open_receiver(path)
-                .map_err(|e| io_error("open fifo for reading", path, e))
-        };
-        let out = open(&stdout)?;
-        let err = stderr.as_deref().map(open).transpose()?;
-        Ok(Self { dir: dir.to_owned(), stdin, stdout, stderr, readers: Some((out, err)) })
+        Self::open_readers(dir, existing("stdin"), stdout, existing("stderr"))
     }
 
     /// `(stdin, stdout, stderr)` paths for `CreateTaskRequest`; empty for an absent stream.
