@@ -8,7 +8,9 @@
 mod checks;
 mod containers;
 pub(crate) mod daemon;
+mod networks;
 mod registry;
+mod volumes;
 
 use std::fs;
 use std::net::TcpListener;

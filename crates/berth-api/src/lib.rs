@@ -8,10 +8,12 @@ pub mod container;
 mod error;
 pub mod filters;
 pub mod image;
+pub mod network;
 pub mod params;
 pub mod stdcopy;
 pub mod system;
 mod version;
+pub mod volume;
 
 pub use error::{Error, ErrorKind, Result};
 pub use filters::Filters;

@@ -17,6 +17,11 @@ use berth_api::system::{Event, Info, Version};
 use bytes::Bytes;
 use futures_core::Stream;
 
+mod network;
+mod volume;
+pub use network::{NetworkBackend, NetworkInspectOptions};
+pub use volume::VolumeBackend;
+
 /// A boxed, sendable stream.
 pub type BoxStream<'a, T> = Pin<Box<dyn Stream<Item = T> + Send + 'a>>;
 
@@ -60,18 +65,20 @@ pub trait SystemBackend: Send + Sync + 'static {
     /// success (`Login Succeeded`), 401 when the registry refuses the credentials.
     async fn login(&self, auth: berth_api::image::AuthConfig) -> Result<String>;
 
-    /// `GET /system/df`: what images use on disk (containers, volumes and build cache are the
-    /// router's to add once they exist; Berth has none of them yet).
+    /// `GET /system/df`: what images and volumes use on disk (containers and build cache are
+    /// the router's to add once they exist).
     async fn disk_usage(&self) -> Result<DiskUsage>;
 }
 
-/// Disk usage of images, for `GET /system/df`.
+/// Disk usage of images and volumes, for `GET /system/df`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DiskUsage {
     /// Bytes all image layers take.
     pub layers_size: i64,
     /// Every image, with `SharedSize` and `Containers` computed.
     pub images: Vec<berth_api::image::ImageSummary>,
+    /// Every local volume, with `UsageData` filled (size -1 for volumes with mount options).
+    pub volumes: Vec<berth_api::volume::Volume>,
 }
 
 /// A stream of bytes: a request body handed to the backend, or an archive it produces.

@@ -90,20 +90,20 @@ pub(crate) const ROUTES: &[Route] = &[
     r("image", "POST", "/images/prune", I),
     r("image", "DELETE", "/images/{name*}", I),
     r("distribution", "GET", "/distribution/{name*}/json", I),
-    r("volume", "GET", "/volumes", N),
-    r("volume", "GET", "/volumes/{name*}", N),
-    r("volume", "POST", "/volumes/create", N),
-    r("volume", "POST", "/volumes/prune", N),
-    r("volume", "PUT", "/volumes/{name*}", N),
-    r("volume", "DELETE", "/volumes/{name*}", N),
-    r("network", "GET", "/networks", N),
-    r("network", "GET", "/networks/", N),
-    r("network", "GET", "/networks/{id*}", N),
-    r("network", "POST", "/networks/create", N),
-    r("network", "POST", "/networks/{id*}/connect", N),
-    r("network", "POST", "/networks/{id*}/disconnect", N),
-    r("network", "POST", "/networks/prune", N),
-    r("network", "DELETE", "/networks/{id*}", N),
+    r("volume", "GET", "/volumes", I),
+    r("volume", "GET", "/volumes/{name*}", I),
+    r("volume", "POST", "/volumes/create", I),
+    r("volume", "POST", "/volumes/prune", I),
+    r("volume", "PUT", "/volumes/{name*}", S),
+    r("volume", "DELETE", "/volumes/{name*}", I),
+    r("network", "GET", "/networks", I),
+    r("network", "GET", "/networks/", I),
+    r("network", "GET", "/networks/{id*}", I),
+    r("network", "POST", "/networks/create", I),
+    r("network", "POST", "/networks/{id*}/connect", I),
+    r("network", "POST", "/networks/{id*}/disconnect", I),
+    r("network", "POST", "/networks/prune", I),
+    r("network", "DELETE", "/networks/{id*}", I),
     r("build", "POST", "/build", N),
     r("build", "POST", "/build/prune", N),
     r("build", "POST", "/build/cancel", N),
@@ -215,9 +215,10 @@ pub(crate) fn coverage_markdown() -> String {
          (`UPDATE_EXPECT=1 cargo test -p berth-daemon coverage` rewrites this file).\n\n\
          - **implemented**: served by a Berth router.\n\
          - **standalone**: answered as a dockerd outside any swarm answers: `503` with\n\
-           dockerd's message (`swarm init` and `swarm join` answer `501`: Berth has no swarm mode).\n\
+           dockerd's message (`swarm init` and `swarm join` answer `501`: Berth has no swarm mode;\n\
+           `PUT /volumes/{name*}` updates swarm cluster volumes only).\n\
          - **implemented** container routes have limits listed in `docs/containers.md` (for\n\
-           example named volumes and published ports answer 501 until issue 6).\n\
+           example published ports answer 501 until issue 6).\n\
          - **501**: answers `501 Not Implemented` with a message naming the route, until the issue\n\
            that builds it lands.\n\n\
          Paths are shown without the optional `/vX.Y` prefix; `{name*}` matches text containing `/`.\n\n",

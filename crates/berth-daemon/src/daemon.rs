@@ -95,6 +95,8 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
         images: Arc::clone(&engine) as Arc<dyn berth_backend::ImageBackend>,
         containers: Arc::clone(&engine) as Arc<dyn berth_backend::ContainerBackend>,
         exec: Arc::clone(&engine) as Arc<dyn berth_backend::ExecBackend>,
+        volumes: Arc::clone(&engine) as Arc<dyn berth_backend::VolumeBackend>,
+        networks: Arc::clone(&engine) as Arc<dyn berth_backend::NetworkBackend>,
     };
     let handle = Arc::new(RouterHandle::new(stack::build(&(&config).into(), &backends)?));
 

@@ -9,7 +9,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
 use berth_api::{MAX_API_VERSION, MIN_API_VERSION};
-use berth_backend::{ContainerBackend, ExecBackend, ImageBackend, SystemBackend};
+use berth_backend::{
+    ContainerBackend, ExecBackend, ImageBackend, NetworkBackend, SystemBackend, VolumeBackend,
+};
 use berth_middleware::{
     AccessTraceLayer, ExperimentalLayer, StripVersionPrefixLayer, VersionLayer, cors_layer,
 };
@@ -29,6 +31,8 @@ pub(crate) struct Backends {
     pub(crate) images: Arc<dyn ImageBackend>,
     pub(crate) containers: Arc<dyn ContainerBackend>,
     pub(crate) exec: Arc<dyn ExecBackend>,
+    pub(crate) volumes: Arc<dyn VolumeBackend>,
+    pub(crate) networks: Arc<dyn NetworkBackend>,
 }
 
 /// The parts of the configuration the stack depends on (all reloadable).
@@ -56,6 +60,8 @@ pub(crate) fn build(config: &StackConfig, backends: &Backends) -> Result<Stack, 
             Arc::clone(&backends.exec),
         ))
         .merge(berth_router_image::router(Arc::clone(&backends.images)))
+        .merge(berth_router_volume::router(Arc::clone(&backends.volumes)))
+        .merge(berth_router_network::router(Arc::clone(&backends.networks)))
         .merge(berth_router_swarm::router());
 
     // `route_layer`s run only for requests that matched a route: dockerd's 404 passes through no

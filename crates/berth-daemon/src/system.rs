@@ -277,7 +277,14 @@ impl SystemBackend for HostSystem {
             containerd_commit: berth_api::system::Commit { id: containerd_commit },
             runc_commit: berth_api::system::Commit { id: runc_commit },
             warnings,
-            plugins: berth_api::system::PluginsInfo::default(),
+            // The drivers Berth has: the local volume driver, the bridge, host and null network
+            // drivers, and the json-file and none log drivers (dockerd lists its many more).
+            plugins: berth_api::system::PluginsInfo {
+                volume: vec!["local".to_owned()],
+                network: ["bridge", "host", "null"].map(str::to_owned).to_vec(),
+                authorization: None,
+                log: ["json-file", "none"].map(str::to_owned).to_vec(),
+            },
             memory_limit: cg.memory,
             swap_limit: cg.swap,
             cpu_cfs_period: cg.cfs_period,
@@ -333,7 +340,8 @@ impl SystemBackend for HostSystem {
         }
         let images = self.engine.image_disk_usage().await?;
         let layers_size = images.iter().map(|i| i.size).sum();
-        Ok(DiskUsage { layers_size, images })
+        let volumes = self.engine.volume_disk_usage().await;
+        Ok(DiskUsage { layers_size, images, volumes })
     }
 
     fn events(

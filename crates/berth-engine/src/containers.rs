@@ -145,7 +145,7 @@ impl ContainerBackend for Engine {
         if options.link {
             return Err(Error::not_implemented("legacy links are not implemented by Berth"));
         }
-        self.manager()?.remove(name, options.force).await
+        self.manager()?.remove(name, options.force, options.volumes).await
     }
 
     async fn rename(&self, name: &str, new_name: &str) -> Result<()> {

@@ -13,7 +13,8 @@ use crate::container::record::Status;
 use crate::containerd::Containerd;
 use crate::containerd::supervisor::{Supervisor, SupervisorConfig};
 use crate::image::Store;
-use crate::network::{BridgeConfig, Cni, Subnet};
+use crate::network::store::{Networks, StoreConfig};
+use crate::network::{BridgeConfig, Subnet};
 use std::sync::Arc;
 
 /// How the engine reaches containerd.
@@ -122,12 +123,19 @@ impl Engine {
         let containerd_version = conn.server_version().await?;
         let runc_version = runc_version().await;
         let images = Store::new(conn.clone(), config.insecure_registries.clone());
-        let net = Networking::new(default_bridge(config), config.exec_root.join("netns"));
+        let store = Networks::load(StoreConfig {
+            dir: config.data_root.join("network"),
+            plugin_dir: config.cni_plugin_dir.clone(),
+            default_bridge: default_bridge(config),
+        })?;
+        let net = Networking::new(Arc::new(store), config.exec_root.join("netns"));
         let paths = Paths {
             containers: config.data_root.join("containers"),
             exec_root: config.exec_root.clone(),
         };
-        let containers = Manager::new(&conn, images.clone(), paths, net, events).await?;
+        let volumes =
+            crate::volume::Volumes::open(config.data_root.join("volumes"), Arc::clone(&events))?;
+        let containers = Manager::new(&conn, images.clone(), paths, net, volumes, events).await?;
         containers.restore().await;
         Ok((Running { conn, images, containers, containerd_version, runc_version }, supervisor))
     }
@@ -223,7 +231,7 @@ impl Engine {
 }
 
 /// The default bridge from `bridge` and `bip`; the reason when it cannot be used.
-fn default_bridge(config: &EngineConfig) -> Result<Cni, String> {
+fn default_bridge(config: &EngineConfig) -> Result<BridgeConfig, String> {
     let (addr, prefix) = config
         .bip
         .split_once('/')
@@ -234,14 +242,14 @@ fn default_bridge(config: &EngineConfig) -> Result<Cni, String> {
     let subnet = Subnet::new(gateway, prefix).map_err(|e| e.message().to_owned())?;
     let mut bridge = BridgeConfig::new(config.bridge_name.clone(), subnet);
     bridge.gateway = gateway;
-    let ipam = config.data_root.join("network").join("ipam");
     if !config.cni_plugin_dir.join("bridge").exists() {
         return Err(format!(
             "CNI plugins not found in {} (install containernetworking-plugins)",
             config.cni_plugin_dir.display()
         ));
     }
-    Cni::new(&config.cni_plugin_dir, ipam, bridge).map_err(|e| e.message().to_owned())
+    bridge.validate().map_err(|e| e.message().to_owned())?;
+    Ok(bridge)
 }
 
 /// `runc --version`: `runc version 1.1.5+ds1` / `commit: …`, read once at start (dockerd runs it

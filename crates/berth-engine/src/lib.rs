@@ -15,11 +15,14 @@ mod lease;
 mod logs;
 mod metrics;
 mod network;
+mod networks;
 mod runtime;
 #[cfg(test)]
 mod testutil;
 mod timefmt;
 mod unpack;
+mod volume;
+mod volumes;
 
 /// Where the engine reports what happens to its objects (`GET /events`).
 pub trait EventSink: Send + Sync + 'static {

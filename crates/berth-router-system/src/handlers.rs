@@ -139,7 +139,8 @@ pub(crate) async fn disk_usage(
         body.insert("Containers".into(), serde_json::Value::Array(Vec::new()));
     }
     if want("volume") {
-        body.insert("Volumes".into(), serde_json::Value::Array(Vec::new()));
+        let volumes = serde_json::to_value(&usage.volumes).unwrap_or_default();
+        body.insert("Volumes".into(), volumes);
     }
     if want("build-cache") {
         // No build cache: Go marshals the nil list as null.

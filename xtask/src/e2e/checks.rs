@@ -65,6 +65,8 @@ pub(super) fn run_all(layout: &Layout, daemon: &Daemon, version: &str, report: &
         push_pull(&docker, layout),
     );
     super::containers::run_all(&docker, layout, report);
+    super::volumes::run_all(&docker, layout, report);
+    super::networks::run_all(&docker, report);
 }
 
 /// `docker <args>` must succeed; returns its stdout.

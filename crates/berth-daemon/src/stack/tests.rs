@@ -52,7 +52,9 @@ fn stack_with(config: StackConfig) -> (Stack, tempfile::TempDir) {
             system: Arc::new(system),
             images: engine.clone(),
             containers: engine.clone(),
-            exec: engine,
+            exec: engine.clone(),
+            volumes: engine.clone(),
+            networks: engine,
         },
     )
     .expect("stack builds");
@@ -155,12 +157,14 @@ async fn unknown_paths_and_methods_are_bare_404s() {
 #[tokio::test]
 async fn routes_berth_lacks_answer_501_naming_them() {
     let (stack, _dir) = stack_with(StackConfig::default());
-    let a = get(&stack, "/v1.51/volumes/team/vol:1").await;
+    let a = get(&stack, "/v1.51/plugins/team/plugin:1/json").await;
     assert_eq!(a.status, StatusCode::NOT_IMPLEMENTED);
     let message = a.json()["message"].as_str().map(str::to_owned).unwrap_or_default();
-    assert!(message.contains("GET /volumes/{name*}"), "{message}");
-    // Image and container routes exist; without containerd the engine says why, with a 503.
-    for uri in ["/images/localhost:5000/team/app:1/json", "/v1.51/containers/json?all=1"] {
+    assert!(message.contains("GET /plugins/{name*}/json"), "{message}");
+    // Image, container and volume routes exist; without containerd the engine says why (503).
+    for uri in
+        ["/images/localhost:5000/team/app:1/json", "/v1.51/containers/json?all=1", "/volumes/v"]
+    {
         let a = get(&stack, uri).await;
         assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
         assert_eq!(

@@ -13,7 +13,7 @@ use berth_backend::{BoxFuture, ContainerCreateOptions, ContainerStopOptions};
 use tokio::sync::oneshot;
 
 use super::io::{self, OutputEvent};
-use super::network::{self, Networking};
+use super::network::Networking;
 use super::record::{Record, State, Status, ZERO_TIME, now_rfc3339};
 use super::{Container, Registry, config, load_all, names};
 use crate::EventSink;
@@ -50,6 +50,7 @@ pub(crate) struct Manager {
     pub(crate) execs: super::exec::Execs,
     pub(crate) paths: Paths,
     pub(crate) net: Networking,
+    pub(crate) volumes: crate::volume::Volumes,
     events: Arc<dyn EventSink>,
     sampler: std::sync::OnceLock<Arc<crate::metrics::Sampler>>,
 }
@@ -67,6 +68,7 @@ impl Manager {
         images: Store,
         paths: Paths,
         net: Networking,
+        volumes: crate::volume::Volumes,
         events: Arc<dyn EventSink>,
     ) -> Result<Arc<Self>> {
         std::fs::create_dir_all(&paths.containers).map_err(|e| {
@@ -84,6 +86,7 @@ impl Manager {
             execs: super::exec::Execs::default(),
             paths,
             net,
+            volumes,
             events,
             sampler: std::sync::OnceLock::new(),
         }))
@@ -101,6 +104,17 @@ impl Manager {
             attrs.insert((*k).to_owned(), v.clone());
         }
         self.events.publish("container", action, &c.id, attrs);
+    }
+
+    /// Publishes an event of any type.
+    pub(crate) fn publish(
+        &self,
+        kind: &str,
+        action: &str,
+        id: &str,
+        attrs: BTreeMap<String, String>,
+    ) {
+        self.events.publish(kind, action, id, attrs);
     }
 
     /// Publishes `prune` with the space reclaimed.
@@ -133,6 +147,7 @@ impl Manager {
         options: ContainerCreateOptions,
     ) -> Result<ContainerCreateResponse> {
         let ContainerCreateOptions { name, body, .. } = options;
+        let networking_config = body.networking_config;
         let mut cfg = body.config;
         let mut hc = body.host_config.unwrap_or_default();
         if cfg.image.is_empty() {
@@ -147,22 +162,30 @@ impl Manager {
         config::fill_defaults(&mut hc);
         config::validate_host_config(&hc)?;
         let (path, args) = config::command(&cfg)?;
-        network::validate_mode(&hc, &self.registry)?;
+        let networks =
+            self.net.endpoints_at_create(&hc, networking_config.as_ref(), &self.registry)?;
         let mounts = super::views::mount_points(&hc)?;
         super::logging::validate(&hc.log_config)?;
-        if hc
-            .port_bindings
-            .as_ref()
-            .is_some_and(|p| p.values().any(|b| b.as_ref().is_some_and(|b| !b.is_empty())))
-            || hc.publish_all_ports
-        {
-            return Err(Error::not_implemented(
-                "publishing ports is not implemented by Berth yet (issue 6)",
-            ));
+        let mut warnings = Vec::new();
+        let publishes = !crate::network::plan(
+            hc.port_bindings.as_ref(),
+            cfg.exposed_ports.as_ref(),
+            hc.publish_all_ports,
+        )?
+        .is_empty();
+        if publishes && hc.network_mode == "host" {
+            warnings.push("Published ports are discarded when using host network mode".to_owned());
         }
 
         let id = names::generate_id();
         let name = self.reserve_name(&name, &id)?;
+        let volumes = match super::volumes::attach(self, &id, &cfg, &hc, mounts).await {
+            Ok(volumes) => volumes,
+            Err(e) => {
+                self.registry.release(&name, &id);
+                return Err(e);
+            }
+        };
         if cfg.hostname.is_empty() {
             cfg.hostname = if hc.network_mode == "host" {
                 nix::unistd::gethostname()
@@ -188,22 +211,25 @@ impl Manager {
                 ..State::default()
             },
             restart_count: 0,
-            mounts,
-            bridge: None,
+            mounts: volumes.mounts,
+            networks,
             netns: None,
+            ports: Vec::new(),
         };
         let dir = self.paths.containers.join(&id);
-        match self.create_records(&record, &dir).await {
-            Ok(()) => {}
-            Err(e) => {
-                self.registry.release(&name, &id);
-                return Err(e);
-            }
+        let created = match self.create_records(&record, &dir).await {
+            Ok(()) => super::volumes::populate(self, &record, &dir, &volumes.copy).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = created {
+            self.registry.release(&name, &id);
+            super::volumes::detach(self, &record, true).await;
+            return Err(e);
         }
         let container = Arc::new(Container::new(record, dir));
         self.registry.insert(Arc::clone(&container));
         self.event(&container, "create", &[]);
-        Ok(ContainerCreateResponse { id, warnings: Vec::new() })
+        Ok(ContainerCreateResponse { id, warnings })
     }
 
     fn reserve_name(&self, requested: &str, id: &str) -> Result<String> {
@@ -298,17 +324,19 @@ impl Manager {
                 if status == Status::Restarting {
                     r.state.status = Status::Exited;
                 }
-                r.bridge = None;
+                r.networks.values_mut().for_each(super::record::Endpoint::clear_runtime);
                 r.netns = None;
+                r.ports.clear();
             })?;
             // Nothing of the failed run may stay behind.
             if let Err(e) = self.runtime.delete_task(&c.id).await {
                 tracing::warn!(container = %c.id, error = %e, "cannot delete failed task");
             }
+            super::volumes::unmount_all(self, &record);
             // As dockerd: an auto-remove container that cannot start is removed (`docker run
             // --rm` waits for that).
             if record.host_config.auto_remove
-                && let Err(e) = self.remove_locked(c, true).await
+                && let Err(e) = self.remove_locked(c, true, true).await
             {
                 tracing::warn!(container = %c.id, error = %e, "cannot auto-remove");
             }
@@ -321,7 +349,8 @@ impl Manager {
         c: &Arc<Container>,
         record: &Record,
     ) -> Result<(), crate::runtime::task::StartError> {
-        let attached = self.net.attach(record, &c.dir, &self.registry).await?;
+        let names: Arc<dyn crate::network::Names> = Arc::new(super::dns::ContainerNames::new(self));
+        let attached = self.net.attach(record, &c.dir, &self.registry, names).await?;
         let spec = match super::spec::build(self, c, record, &attached).await {
             Ok(spec) => spec,
             Err(e) => {
@@ -353,8 +382,9 @@ impl Manager {
         }
         let pid = task.pid();
         let run = self.spawn_io(c, output, pipe, sink);
-        let endpoint = attached.endpoint.clone();
+        let endpoints = attached.endpoints.clone();
         let netns = attached.netns_file.clone();
+        let ports = attached.ports.clone();
         c.update(|r| {
             r.state.status = Status::Running;
             r.state.pid = pid;
@@ -363,8 +393,9 @@ impl Manager {
             r.state.exit_code = 0;
             r.state.oom_killed = false;
             r.state.has_been_started = true;
-            r.bridge = endpoint;
+            r.networks = endpoints;
             r.netns = netns;
+            r.ports = ports;
             if r.config
                 .healthcheck
                 .as_ref()
@@ -472,6 +503,7 @@ impl Manager {
     ) {
         let record = c.record();
         self.net.release(&record).await;
+        super::volumes::unmount_all(self, &record);
         let finished = exited_at.map_or_else(now_rfc3339, crate::timefmt::fixed);
         let restart = self.should_restart(&record, code);
         let saved = c.update(|r| {
@@ -485,8 +517,9 @@ impl Manager {
             if let Some(h) = r.state.health.as_mut() {
                 h.status = "unhealthy".to_owned();
             }
-            r.bridge = None;
+            r.networks.values_mut().for_each(super::record::Endpoint::clear_runtime);
             r.netns = None;
+            r.ports.clear();
             if restart {
                 r.restart_count += 1;
             }
@@ -516,7 +549,7 @@ impl Manager {
             let c = Arc::clone(c);
             tokio::spawn(async move {
                 let _op = c.op.lock().await;
-                if let Err(e) = this.remove_locked(&c, false).await {
+                if let Err(e) = this.remove_locked(&c, false, true).await {
                     tracing::warn!(container = %c.id, error = %e, "auto-remove failed");
                 }
             });
@@ -727,8 +760,8 @@ impl Manager {
     // remove, rename, wait
     // -----------------------------------------------------------------------------------------
 
-    /// `DELETE /containers/{name}`.
-    pub(crate) async fn remove(&self, name: &str, force: bool) -> Result<()> {
+    /// `DELETE /containers/{name}`; `volumes` (`-v`) removes its anonymous volumes too.
+    pub(crate) async fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<()> {
         let c = self.get(name)?;
         if c.with(|r| r.state.status) == Status::Removing {
             return Err(Error::conflict(format!(
@@ -737,10 +770,10 @@ impl Manager {
             )));
         }
         let _op = c.op.lock().await;
-        self.remove_locked(&c, force).await
+        self.remove_locked(&c, force, volumes).await
     }
 
-    async fn remove_locked(&self, c: &Arc<Container>, force: bool) -> Result<()> {
+    async fn remove_locked(&self, c: &Arc<Container>, force: bool, volumes: bool) -> Result<()> {
         if c.phase().removed {
             return Ok(());
         }
@@ -793,6 +826,7 @@ impl Manager {
         self.net.release(&c.record()).await;
         remove_dir(&c.dir);
         self.registry.remove(&c.id);
+        super::volumes::detach(self, &record, volumes).await;
         c.mark_removed();
         self.event(c, "destroy", &[]);
         Ok(())
@@ -861,10 +895,12 @@ impl Manager {
                 tracing::error!(container = %record.id, error = %e, "duplicate name; skipping");
                 continue;
             }
+            super::volumes::restore(self, &record);
             let c = Arc::new(Container::new(record, dir));
             self.registry.insert(Arc::clone(&c));
             self.restore_one(&c).await;
         }
+        self.volumes.unmount_unused();
         match self.runtime.managed_ids().await {
             Ok(ids) => {
                 for id in ids.into_iter().filter(|id| !known.contains(id)) {
@@ -883,7 +919,7 @@ impl Manager {
         if record.state.status == Status::Removing {
             // A crash during removal: finish it.
             let _op = c.op.lock().await;
-            if let Err(e) = self.remove_locked(c, true).await {
+            if let Err(e) = self.remove_locked(c, true, false).await {
                 tracing::warn!(container = %c.id, error = %e, "cannot finish an interrupted removal");
             }
             return;
@@ -915,6 +951,9 @@ impl Manager {
                     r.state.status = status;
                     r.state.pid = pid;
                 });
+                let names: Arc<dyn crate::network::Names> =
+                    Arc::new(super::dns::ContainerNames::new(self));
+                self.net.restore(&c.record(), names).await;
                 tracing::info!(container = %c.id, "reattached to running container");
                 self.spawn_monitor(c, run);
             }

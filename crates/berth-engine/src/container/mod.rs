@@ -6,6 +6,8 @@
 
 pub(crate) mod commit;
 pub(crate) mod config;
+pub(crate) mod connect;
+pub(crate) mod dns;
 pub(crate) mod exec;
 pub(crate) mod health;
 pub(crate) mod io;
@@ -19,6 +21,7 @@ pub(crate) mod spec;
 #[cfg(test)]
 pub(crate) mod tests;
 pub(crate) mod views;
+pub(crate) mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -227,7 +227,7 @@ impl Manager {
     pub(crate) async fn archive_stat(&self, name: &str, path: &str) -> Result<PathStat> {
         let c = self.get(name)?;
         check_abs(path)?;
-        let view = self.root_view(&c).await?;
+        let view = self.archive_view(&c).await?;
         crate::fs::stat(view.path(), path, name).await
     }
 
@@ -239,7 +239,7 @@ impl Manager {
     ) -> Result<(PathStat, ByteStream)> {
         let c = self.get(name)?;
         check_abs(path)?;
-        let view = self.root_view(&c).await?;
+        let view = self.archive_view(&c).await?;
         let root = view.path().to_owned();
         let out = crate::fs::archive_get(&root, path, name, view).await?;
         self.event(&c, "archive-path", &[]);
@@ -253,7 +253,7 @@ impl Manager {
         if c.with(|r| r.host_config.readonly_rootfs) {
             return Err(Error::new(ErrorKind::Forbidden, "container rootfs is marked read-only"));
         }
-        let view = self.root_view(&c).await?;
+        let view = self.archive_view(&c).await?;
         let owner = self.default_owner(&c, view.path())?;
         crate::fs::archive_put(
             view.path(),
@@ -304,7 +304,7 @@ impl Manager {
                 continue;
             }
             let (size, _) = self.sizes(&c).await;
-            match self.remove(&c.id, false).await {
+            match self.remove(&c.id, false, false).await {
                 Ok(()) => {
                     deleted.push(c.id.clone());
                     reclaimed += u64::try_from(size).unwrap_or(0);

@@ -4,6 +4,7 @@
 //! Writes are atomic (temporary file, fsync, rename), so a crash of `berthd` leaves either the
 //! old or the new document, never a torn one.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -99,19 +100,46 @@ pub(crate) struct HealthState {
     pub(crate) log: Vec<berth_api::container::HealthcheckResult>,
 }
 
-/// The container's attachment to the default bridge while it runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct BridgeEndpoint {
-    /// Endpoint ID (random, as dockerd's).
+/// The container's place on one network: what was asked for, and while it runs, what it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct Endpoint {
+    /// The network's ID.
+    pub(crate) network_id: String,
+    /// Extra names on this network (user-defined networks only).
+    pub(crate) aliases: Vec<String>,
+    /// The address asked for (`--ip`).
+    pub(crate) ipv4_requested: Option<Ipv4Addr>,
+    /// The MAC address asked for (`--mac-address`).
+    pub(crate) mac_requested: Option<String>,
+    /// Driver options of the endpoint, as given.
+    pub(crate) driver_opts: BTreeMap<String, String>,
+    /// Endpoint ID (random, as dockerd's), while attached.
     pub(crate) endpoint_id: String,
-    /// Address on the bridge.
-    pub(crate) ip: Ipv4Addr,
+    /// The interface inside the container, while attached.
+    pub(crate) ifname: String,
+    /// Address on the network, while attached.
+    pub(crate) ip: Option<Ipv4Addr>,
     /// Its prefix length.
     pub(crate) prefix_len: u8,
-    /// The bridge's address.
-    pub(crate) gateway: Ipv4Addr,
-    /// MAC of `eth0`.
+    /// The gateway (none on internal networks).
+    pub(crate) gateway: Option<Ipv4Addr>,
+    /// MAC of the interface.
     pub(crate) mac: String,
+}
+
+impl Endpoint {
+    /// Forgets what the last run got, keeping what was asked for.
+    pub(crate) fn clear_runtime(&mut self) {
+        *self = Self {
+            network_id: std::mem::take(&mut self.network_id),
+            aliases: std::mem::take(&mut self.aliases),
+            ipv4_requested: self.ipv4_requested,
+            mac_requested: self.mac_requested.take(),
+            driver_opts: std::mem::take(&mut self.driver_opts),
+            ..Self::default()
+        };
+    }
 }
 
 /// Everything stored about one container.
@@ -142,12 +170,16 @@ pub(crate) struct Record {
     /// Mount points (binds, tmpfs) for inspect.
     #[serde(default)]
     pub(crate) mounts: Vec<MountPoint>,
-    /// The bridge endpoint while running on `bridge`.
+    /// The networks the container is on, by network name (also while stopped, as in dockerd);
+    /// empty for `container:<id>`.
     #[serde(default)]
-    pub(crate) bridge: Option<BridgeEndpoint>,
+    pub(crate) networks: BTreeMap<String, Endpoint>,
     /// The network namespace file while running with its own network.
     #[serde(default)]
     pub(crate) netns: Option<PathBuf>,
+    /// The host ports published for the current run (bound again on restore).
+    #[serde(default)]
+    pub(crate) ports: Vec<crate::network::Binding>,
 }
 
 impl Record {
@@ -235,8 +267,9 @@ mod tests {
             state: State { status: Status::Exited, exit_code: 3, ..State::default() },
             restart_count: 0,
             mounts: Vec::new(),
-            bridge: None,
+            networks: BTreeMap::new(),
             netns: None,
+            ports: Vec::new(),
         };
         record.save(dir.path()).expect("save");
         let back = Record::load(dir.path()).expect("load");

@@ -51,6 +51,7 @@ pub(crate) async fn build(
     };
 
     let mut extra = user_mounts(record)?;
+    super::volumes::mount_all(manager, record, &mut extra)?;
     if let Some(dir) = &attached.files_dir {
         let taken: Vec<String> = extra.iter().map(destination).collect();
         for (file, target) in [

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use berth_api::container::{
-    ContainerInspect, ContainerState, ContainerSummary, EndpointSettings, GraphDriver, Health,
-    HostConfig, MountPoint, NetworkSettings, SummaryHostConfig, SummaryNetworkSettings,
+    ContainerInspect, ContainerState, ContainerSummary, EndpointIpamConfig, EndpointSettings,
+    GraphDriver, Health, HostConfig, MountPoint, NetworkSettings, SummaryHostConfig,
+    SummaryNetworkSettings,
 };
 use berth_api::{Error, Filters, Result};
 
@@ -29,7 +30,7 @@ pub(crate) fn inspect(c: &Container, graph: Option<BTreeMap<String, String>>) ->
     });
     let file = |name: &str| c.dir.join(name).display().to_string();
     let networks = endpoints(&r);
-    let bridge = r.bridge.as_ref();
+    let bridge = r.networks.get("bridge").filter(|e| e.ip.is_some());
     ContainerInspect {
         id: r.id.clone(),
         created: r.created.clone(),
@@ -74,10 +75,13 @@ pub(crate) fn inspect(c: &Container, graph: Option<BTreeMap<String, String>>) ->
         network_settings: Some(NetworkSettings {
             sandbox_id: r.netns.as_ref().map(|_| r.id.clone()).unwrap_or_default(),
             sandbox_key: r.netns.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-            ports: Some(BTreeMap::new()),
+            ports: Some(crate::network::inspect_ports(
+                r.config.exposed_ports.as_ref(),
+                published(&r),
+            )),
             endpoint_id: bridge.map(|b| b.endpoint_id.clone()).unwrap_or_default(),
-            gateway: bridge.map(|b| b.gateway.to_string()).unwrap_or_default(),
-            ip_address: bridge.map(|b| b.ip.to_string()).unwrap_or_default(),
+            gateway: bridge.and_then(|b| b.gateway).map(|g| g.to_string()).unwrap_or_default(),
+            ip_address: bridge.and_then(|b| b.ip).map(|i| i.to_string()).unwrap_or_default(),
             ip_prefix_len: bridge.map(|b| i64::from(b.prefix_len)).unwrap_or_default(),
             mac_address: bridge.map(|b| b.mac.clone()).unwrap_or_default(),
             networks: Some(networks),
@@ -87,24 +91,50 @@ pub(crate) fn inspect(c: &Container, graph: Option<BTreeMap<String, String>>) ->
     }
 }
 
+/// The published ports of a container that has an address (dockerd shows none otherwise).
+fn published(r: &Record) -> Option<&[crate::network::Binding]> {
+    let addressed = r.state.is_running() && r.networks.values().any(|e| e.ip.is_some());
+    addressed.then_some(r.ports.as_slice())
+}
+
 /// The container's endpoints by network name.
 fn endpoints(r: &Record) -> BTreeMap<String, EndpointSettings> {
-    let mode = r.host_config.network_mode.as_str();
-    if mode.starts_with("container:") {
-        return BTreeMap::new();
-    }
-    let mut endpoint = EndpointSettings {
-        network_id: super::network::network_id(mode),
-        ..EndpointSettings::default()
-    };
-    if let Some(b) = &r.bridge {
-        endpoint.endpoint_id = b.endpoint_id.clone();
-        endpoint.gateway = b.gateway.to_string();
-        endpoint.ip_address = b.ip.to_string();
-        endpoint.ip_prefix_len = i64::from(b.prefix_len);
-        endpoint.mac_address = b.mac.clone();
-    }
-    [(mode.to_owned(), endpoint)].into()
+    r.networks
+        .iter()
+        .map(|(name, ep)| {
+            let user = super::network::user_defined(name);
+            let mut settings = EndpointSettings {
+                network_id: ep.network_id.clone(),
+                endpoint_id: ep.endpoint_id.clone(),
+                gateway: ep.gateway.map(|g| g.to_string()).unwrap_or_default(),
+                ip_address: ep.ip.map(|i| i.to_string()).unwrap_or_default(),
+                ip_prefix_len: i64::from(ep.prefix_len),
+                mac_address: if ep.mac.is_empty() {
+                    ep.mac_requested.clone().unwrap_or_default()
+                } else {
+                    ep.mac.clone()
+                },
+                driver_opts: (!ep.driver_opts.is_empty()).then(|| ep.driver_opts.clone()),
+                aliases: (user || !ep.aliases.is_empty()).then(|| ep.aliases.clone()),
+                ipam_config: ep.ipv4_requested.map(|ip| EndpointIpamConfig {
+                    ipv4_address: ip.to_string(),
+                    ..EndpointIpamConfig::default()
+                }),
+                ..EndpointSettings::default()
+            };
+            if user {
+                // dockerd's order: name, aliases, short ID, hostname; no duplicates.
+                let mut names = vec![r.short_name().to_owned()];
+                names.extend(ep.aliases.iter().cloned());
+                names.push(r.id[..12].to_owned());
+                names.push(r.config.hostname.clone());
+                let mut seen = std::collections::BTreeSet::new();
+                names.retain(|n| !n.is_empty() && seen.insert(n.clone()));
+                settings.dns_names = Some(names);
+            }
+            (name.clone(), settings)
+        })
+        .collect()
 }
 
 /// One entry of `GET /containers/json`.
@@ -123,7 +153,7 @@ pub(crate) fn summary(c: &Container) -> ContainerSummary {
         image_manifest_descriptor: None,
         command,
         created: parse_time(&r.created).map(|t| t.unix_timestamp()).unwrap_or_default(),
-        ports: Some(Vec::new()),
+        ports: Some(crate::network::summary_ports(r.config.exposed_ports.as_ref(), published(&r))),
         size_rw: 0,
         size_root_fs: 0,
         labels: Some(r.config.labels.clone().unwrap_or_default()),
@@ -260,10 +290,9 @@ pub(crate) fn matches(r: &Record, filters: &Filters, ancestors: Option<&[String]
         }
     }
     if filters.contains("network")
-        && !filters.get("network").any(|n| {
-            n == r.host_config.network_mode
-                || super::network::network_id(&r.host_config.network_mode).starts_with(n)
-        })
+        && !filters
+            .get("network")
+            .any(|n| r.networks.iter().any(|(name, ep)| name == n || ep.network_id.starts_with(n)))
     {
         return false;
     }
@@ -286,9 +315,17 @@ pub(crate) fn matches(r: &Record, filters: &Filters, ancestors: Option<&[String]
         if filters.contains("expose") && !filters.get("expose").any(wanted) {
             return false;
         }
-        // Nothing is published yet (issue 6).
         if filters.contains("publish") {
-            return false;
+            let published = |v: &str| {
+                let (port, proto) = v.split_once('/').unwrap_or((v, "tcp"));
+                r.ports.iter().any(|b| {
+                    b.proto.to_string() == proto
+                        && (b.host_port.to_string() == port || b.container_port.to_string() == port)
+                })
+            };
+            if !filters.get("publish").any(published) {
+                return false;
+            }
         }
     }
     if let Some(ids) = ancestors
@@ -353,11 +390,7 @@ pub(crate) fn mount_points(hc: &HostConfig) -> Result<Vec<MountPoint>> {
                     ..MountPoint::default()
                 });
             }
-            "volume" => {
-                return Err(Error::not_implemented(
-                    "volumes are not implemented by Berth yet (issue 6)",
-                ));
-            }
+            "volume" => out.push(super::volumes::volume_mount(m)?),
             other => {
                 return Err(Error::invalid(format!("mount type unknown: {other:?}")));
             }
@@ -390,10 +423,8 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
         [src, dst, mode] => (*src, *dst, *mode),
         _ => return Err(invalid("")),
     };
-    if source.is_empty() || !source.starts_with('/') {
-        return Err(Error::not_implemented(
-            "volumes are not implemented by Berth yet (issue 6): use an absolute host path to bind-mount",
-        ));
+    if !source.starts_with('/') {
+        return super::volumes::volume_bind(spec, source, destination, mode);
     }
     if !destination.starts_with('/') {
         return Err(invalid(&format!(
@@ -448,10 +479,7 @@ mod tests {
         let e = parse_bind("/src:rel").expect_err("relative");
         assert!(e.message().contains("mount path must be absolute"), "{e}");
         assert!(parse_bind("/a:/b:bogus").is_err());
-        assert_eq!(
-            parse_bind("named:/data").expect_err("volume").kind(),
-            berth_api::ErrorKind::NotImplemented
-        );
+        assert_eq!(parse_bind("named:/data").expect("volume").kind, "volume");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 mod archive;
 mod at;
 mod changes;
+mod copy;
 mod extract;
 mod mount;
 mod paths;
@@ -19,8 +20,9 @@ mod stat;
 
 pub(crate) use archive::{archive_get, export};
 pub(crate) use changes::{changes, size};
+pub(crate) use copy::copy_up;
 pub(crate) use extract::archive_put;
-pub(crate) use mount::{TempMount, lower_dirs, upper_dir};
+pub(crate) use mount::{TempMount, bind_in_root, lower_dirs, mount_fstab, upper_dir};
 pub(crate) use paths::resolve_in_root;
 pub(crate) use stat::stat;
 

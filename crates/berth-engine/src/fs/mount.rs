@@ -168,6 +168,77 @@ fn option<'a>(mount: &'a Mount, key: &str) -> Option<&'a str> {
     mount.options.iter().find_map(|o| o.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// Mounts `source` of filesystem `fstype` on `target` with fstab-style `options` (the `o=` of a
+/// local volume): flag options (`bind`, `ro`, `nosuid`, …) become mount flags, the rest the data.
+pub(crate) fn mount_fstab(
+    source: &str,
+    fstype: &str,
+    options: &str,
+    target: &Path,
+) -> io::Result<()> {
+    let options = options.split(',').filter(|o| !o.is_empty()).map(str::to_owned).collect();
+    let mount = Mount {
+        r#type: fstype.to_owned(),
+        source: source.to_owned(),
+        target: String::new(),
+        options,
+    };
+    mount_one(&mount, target)
+}
+
+/// Bind-mounts the host directory `source` on the directory `path` of the tree at `root` (a
+/// temporary mount of a container's snapshot), creating what is missing of `path` as the runtime
+/// does for a mount point. `path` is resolved with `root` as `/` and the mount made on the
+/// resolved descriptor, so the container's symlinks cannot move it outside. The lazy unmount of
+/// the temporary mount takes it away too.
+pub(crate) fn bind_in_root(root: &Path, path: &str, source: &Path, readonly: bool) -> Result<()> {
+    let failed = |err: io::Error| {
+        Error::system(format!("cannot mount {} on {path}: {err}", source.display()))
+    };
+    let root_fd = at::open_dir(root).map_err(failed)?;
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY;
+    let mut dir = at::open_in(&root_fd, "", flags).map_err(failed)?;
+    let mut prefix = PathBuf::new();
+    for element in path.split('/').filter(|e| !e.is_empty() && *e != ".") {
+        prefix.push(element);
+        match at::open_in(&root_fd, &prefix, flags) {
+            Ok(next) => dir = next,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
+                match nix::sys::stat::mkdirat(&dir, element, mode) {
+                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                    Err(err) => return Err(failed(err.into())),
+                }
+                dir = at::open_in(&root_fd, &prefix, flags).map_err(failed)?;
+            }
+            Err(err) => return Err(failed(err)),
+        }
+    }
+    let target = at::proc_path(&dir);
+    nix::mount::mount(
+        Some(source),
+        &target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| failed(e.into()))?;
+    if readonly {
+        // The new mount, reached again through the tree (the old descriptor is below it).
+        let mounted = at::open_in(&root_fd, &prefix, flags).map_err(failed)?;
+        let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        nix::mount::mount(
+            None::<&str>,
+            &at::proc_path(&mounted),
+            None::<&str>,
+            remount,
+            None::<&str>,
+        )
+        .map_err(|e| failed(e.into()))?;
+    }
+    Ok(())
+}
+
 /// Mounts one containerd mount on `target`, as containerd's `Mount.mount` on Linux: the
 /// non-propagation flags and data first, then the propagation flags, then a read-only remount
 /// for a read-only bind (`MS_RDONLY` is ignored on the first bind call).

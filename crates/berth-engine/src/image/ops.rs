@@ -127,7 +127,7 @@ pub(crate) async fn prune(
 }
 
 /// `until`: Unix seconds (optionally fractional), an RFC 3339 time, or a Go duration ago.
-fn until_seconds(text: &str) -> Result<i64, Error> {
+pub(crate) fn until_seconds(text: &str) -> Result<i64, Error> {
     if let Ok(nanos) = berth_api::params::parse_timestamp("until", text) {
         return Ok(nanos.div_euclid(1_000_000_000));
     }

@@ -152,7 +152,7 @@ fn relative(rel: &str) -> Result<&Path> {
 }
 
 /// Undoes the octal escapes (`\040` for a space…) the kernel writes in mountinfo paths.
-fn unescape_mountinfo(s: &str) -> String {
+pub(crate) fn unescape_mountinfo(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

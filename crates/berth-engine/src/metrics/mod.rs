@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use berth_api::Result;
 use berth_api::container::{ContainerStats, NetworkStats};
 
-pub(crate) use cgroup::CgroupRoot;
+pub(crate) use cgroup::{CgroupRoot, unescape_mountinfo};
 
 /// Go's zero `time.Time` as `encoding/json` writes it: `preread` of a first sample and both
 /// times of an empty one.

@@ -17,6 +17,7 @@ use super::cni::{CniResult, NetworkList, PluginExec, RuntimeArgs};
 use super::{Netns, iptables, netlink};
 
 /// The interface name a container gets on the bridge.
+#[cfg(test)]
 pub(crate) const CONTAINER_IFNAME: &str = "eth0";
 
 /// The network name the loopback plugin runs under.
@@ -42,6 +43,11 @@ impl Subnet {
 
     fn mask(prefix_len: u8) -> u32 {
         u32::MAX.checked_shl(32 - u32::from(prefix_len)).unwrap_or(0)
+    }
+
+    /// The network address.
+    pub(crate) fn network(&self) -> Ipv4Addr {
+        self.addr
     }
 
     /// Whether `ip` is inside the subnet.
@@ -98,20 +104,42 @@ pub(crate) struct BridgeConfig {
     pub(crate) gateway: Ipv4Addr,
     /// MTU of the bridge and the veths.
     pub(crate) mtu: u32,
+    /// The part of the subnet containers get their addresses from (`--ip-range`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ip_range: Option<Subnet>,
+    /// Masquerade traffic that leaves the subnet
+    /// (`com.docker.network.bridge.enable_ip_masquerade`).
+    #[serde(default = "yes")]
+    pub(crate) masquerade: bool,
+    /// No route out of the subnet and no masquerading (`--internal`).
+    #[serde(default)]
+    pub(crate) internal: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for BridgeConfig {
     /// `berth0`, 172.18.0.0/16 with gateway 172.18.0.1, MTU 1500.
     fn default() -> Self {
         let subnet = Subnet { addr: Ipv4Addr::new(172, 18, 0, 0), prefix_len: 16 };
-        Self { name: "berth0".into(), subnet, gateway: subnet.first_host(), mtu: 1500 }
+        Self::new("berth0", subnet)
     }
 }
 
 impl BridgeConfig {
     /// A bridge `name` on `subnet` with the first host address as gateway and MTU 1500.
     pub(crate) fn new(name: impl Into<String>, subnet: Subnet) -> Self {
-        Self { name: name.into(), subnet, gateway: subnet.first_host(), mtu: 1500 }
+        Self {
+            name: name.into(),
+            subnet,
+            gateway: subnet.first_host(),
+            mtu: 1500,
+            ip_range: None,
+            masquerade: true,
+            internal: false,
+        }
     }
 
     /// Checks the settings before any plugin sees them.
@@ -138,6 +166,14 @@ impl BridgeConfig {
         }
         if !(68..=65535).contains(&self.mtu) {
             return Err(Error::invalid(format!("invalid MTU: {}", self.mtu)));
+        }
+        if let Some(range) = self.ip_range
+            && (range.prefix_len < self.subnet.prefix_len || !self.subnet.contains(range.addr))
+        {
+            return Err(Error::invalid(format!(
+                "invalid pool request: ip-range {range} is not within subnet {}",
+                self.subnet
+            )));
         }
         Ok(())
     }
@@ -197,17 +233,32 @@ impl Cni {
         self.ipam_dir.join(&self.bridge.name)
     }
 
-    /// Brings up `lo` in `netns` and attaches it to the bridge as `eth0` (creating the bridge on
-    /// first use), returning the address it got.
+    /// Brings up `lo` in `netns` and attaches it to the bridge as `ifname` (creating the bridge
+    /// on first use), with the address `ip` and MAC address `mac` when asked for, returning the
+    /// address it got.
     ///
     /// On failure everything already done is undone, including the address reservation.
-    #[tracing::instrument(skip_all, fields(container = id))]
-    pub(crate) async fn attach(&self, id: &str, netns: &Path) -> Result<Attachment, Error> {
+    #[tracing::instrument(skip_all, fields(container = id, ifname))]
+    pub(crate) async fn attach(
+        &self,
+        id: &str,
+        netns: &Path,
+        ifname: &str,
+        ip: Option<Ipv4Addr>,
+        mac: Option<&str>,
+    ) -> Result<Attachment, Error> {
         let result = async {
             self.exec.add(&loopback_list(), &self.runtime_args(id, netns, "lo")).await?;
-            let rt = self.runtime_args(id, netns, CONTAINER_IFNAME);
+            let mut rt = self.runtime_args(id, netns, ifname);
+            if let Some(ip) = ip {
+                let cidr = format!("{ip}/{}", self.bridge.subnet.prefix_len);
+                rt.capabilities.insert("ips".into(), json!([cidr]));
+            }
+            if let Some(mac) = mac {
+                rt.capabilities.insert("mac".into(), json!(mac));
+            }
             let printed = self.exec.add(&self.bridge_list(), &rt).await?;
-            self.attachment(netns, printed).await
+            self.attachment(netns, ifname, printed).await
         }
         .await;
         match result {
@@ -216,7 +267,7 @@ impl Cni {
                 Ok(attachment)
             }
             Err(e) => {
-                if let Err(undo) = self.detach(id, netns).await {
+                if let Err(undo) = self.detach(id, netns, ifname).await {
                     tracing::warn!(error = %undo, "cannot undo a failed network attach");
                 }
                 Err(e)
@@ -224,25 +275,24 @@ impl Cni {
         }
     }
 
-    /// Detaches the container: runs DEL for the bridge and loopback, which frees its address and
-    /// deletes its veth, then removes any masquerade rule the plugin could not.
+    /// Detaches the container's `ifname`: runs DEL for the bridge, which frees its address and
+    /// deletes its veth, then removes any masquerade rule the plugin could not. `lo` is left up
+    /// (other interfaces may still use the namespace; it goes with the namespace).
     ///
     /// Idempotent, and works when `netns` is already gone (the address is still released, and the
     /// NAT rules are found by name). Detaching before removing the namespace is the normal order.
-    #[tracing::instrument(skip_all, fields(container = id))]
-    pub(crate) async fn detach(&self, id: &str, netns: &Path) -> Result<(), Error> {
-        let rt = self.runtime_args(id, netns, CONTAINER_IFNAME);
+    #[tracing::instrument(skip_all, fields(container = id, ifname))]
+    pub(crate) async fn detach(&self, id: &str, netns: &Path, ifname: &str) -> Result<(), Error> {
+        let rt = self.runtime_args(id, netns, ifname);
         let bridge = self.exec.del(&self.bridge_list(), &rt, None).await;
         let nat = iptables::remove_masquerade(&self.bridge.name, Some(id)).await;
-        let lo = self.exec.del(&loopback_list(), &self.runtime_args(id, netns, "lo"), None).await;
-        bridge.and(nat).and(lo)
+        bridge.and(nat)
     }
 
     /// Deletes the bridge device and every masquerade rule left on this network.
     ///
-    /// Tests tear their networks down with it; the bridge plugin re-creates the device on the
+    /// Removing a network and the tests use it; the bridge plugin re-creates the device on the
     /// next attach.
-    #[cfg(test)]
     pub(crate) async fn remove_bridge(&self) -> Result<(), Error> {
         let nat = iptables::remove_masquerade(&self.bridge.name, None).await;
         let name = self.bridge.name.clone();
@@ -267,19 +317,29 @@ impl Cni {
     /// The conflist of the bridge network.
     fn bridge_list(&self) -> NetworkList {
         let b = &self.bridge;
+        let mut range = json!({"subnet": b.subnet.to_string(), "gateway": b.gateway.to_string()});
+        if let Some(r) = b.ip_range {
+            let first = u32::from(r.addr).max(u32::from(b.subnet.addr) + 1);
+            let last = (u32::from(r.addr) | !Subnet::mask(r.prefix_len))
+                .min((u32::from(b.subnet.addr) | !Subnet::mask(b.subnet.prefix_len)) - 1);
+            range["rangeStart"] = Ipv4Addr::from(first).to_string().into();
+            range["rangeEnd"] = Ipv4Addr::from(last).to_string().into();
+        }
+        let routes = if b.internal { json!([]) } else { json!([{"dst": "0.0.0.0/0"}]) };
         NetworkList {
             name: b.name.clone(),
             plugins: vec![json!({
                 "type": "bridge",
                 "bridge": b.name,
                 "isGateway": true,
-                "ipMasq": true,
+                "ipMasq": b.masquerade && !b.internal,
                 "hairpinMode": true,
                 "mtu": b.mtu,
+                "capabilities": {"ips": true, "mac": true},
                 "ipam": {
                     "type": "host-local",
-                    "ranges": [[{"subnet": b.subnet.to_string(), "gateway": b.gateway.to_string()}]],
-                    "routes": [{"dst": "0.0.0.0/0"}],
+                    "ranges": [[range]],
+                    "routes": routes,
                     "dataDir": self.ipam_dir.to_string_lossy(),
                 },
             })],
@@ -287,12 +347,17 @@ impl Cni {
     }
 
     /// Reads the container's address and MAC out of a bridge ADD result.
-    async fn attachment(&self, netns: &Path, printed: Value) -> Result<Attachment, Error> {
+    async fn attachment(
+        &self,
+        netns: &Path,
+        ifname: &str,
+        printed: Value,
+    ) -> Result<Attachment, Error> {
         let result = CniResult::from_value(&printed)?;
         let eth0 = result
             .interfaces
             .iter()
-            .position(|i| i.name == CONTAINER_IFNAME && !i.sandbox.is_empty())
+            .position(|i| i.name == ifname && !i.sandbox.is_empty())
             .or_else(|| result.interfaces.iter().position(|i| !i.sandbox.is_empty()));
         let ip_config = result
             .ips
@@ -315,7 +380,7 @@ impl Cni {
         let reported = eth0.and_then(|i| result.interfaces.get(i)).map(|i| i.mac.clone());
         let mac = match reported.filter(|m| !m.is_empty()) {
             Some(mac) => mac,
-            None => container_mac(netns, CONTAINER_IFNAME).await?,
+            None => container_mac(netns, ifname).await?,
         };
         let host_veth = result
             .interfaces
@@ -414,7 +479,7 @@ mod tests {
             list.plugins[0],
             json!({
                 "type": "bridge", "bridge": "berth0", "isGateway": true, "ipMasq": true,
-                "hairpinMode": true, "mtu": 1500,
+                "hairpinMode": true, "mtu": 1500, "capabilities": {"ips": true, "mac": true},
                 "ipam": {
                     "type": "host-local",
                     "ranges": [[{"subnet": "172.18.0.0/16", "gateway": "172.18.0.1"}]],
@@ -438,7 +503,7 @@ mod tests {
             ],
             "ips": [{"interface": 2, "address": "172.18.0.5/16", "gateway": "172.18.0.1"}],
         });
-        let a = cni.attachment(Path::new("/x"), printed.clone()).await.expect("attachment");
+        let a = cni.attachment(Path::new("/x"), "eth0", printed.clone()).await.expect("attachment");
         assert_eq!(a.ip, Ipv4Addr::new(172, 18, 0, 5));
         assert_eq!(a.prefix_len, 16);
         assert_eq!(a.gateway, Ipv4Addr::new(172, 18, 0, 1));
@@ -449,7 +514,7 @@ mod tests {
         assert_eq!(serde_json::from_value::<Attachment>(stored).expect("deserialize"), a);
 
         let no_ip = json!({"interfaces": [], "ips": [{"address": "fd00::2/64"}]});
-        let err = cni.attachment(Path::new("/x"), no_ip).await.expect_err("no v4");
+        let err = cni.attachment(Path::new("/x"), "eth0", no_ip).await.expect_err("no v4");
         assert_eq!(err.message(), "network berth0 gave the container no IPv4 address");
     }
 }

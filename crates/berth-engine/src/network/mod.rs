@@ -12,19 +12,26 @@
 
 mod bridge;
 pub(crate) mod cni;
+mod dns;
 mod files;
 mod iptables;
 mod netlink;
 mod netns;
+mod ports;
+pub(crate) mod store;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use bridge::{BridgeConfig, Cni, Subnet};
+pub(crate) use dns::{DNS_ADDRESS, DnsServer, Names};
 pub(crate) use files::{
-    read_host_resolv_conf, validate_extra_hosts, write_hostname, write_hosts,
-    write_hosts_host_mode, write_resolv_conf,
+    embedded_resolv_conf_content, read_host_resolv_conf, validate_extra_hosts, write_hostname,
+    write_hosts, write_hosts_host_mode, write_resolv_conf, write_resolv_conf_embedded,
 };
 pub(crate) use netns::Netns;
+pub(crate) use ports::{
+    Binding, Published, inspect_ports, plan, publish, republish, summary_ports,
+};
 
 /// Where Debian's containernetworking-plugins package installs the plugins; the tests run them
 /// from there (the daemon's `cni_plugin_dir` defaults to the same place).

@@ -18,11 +18,9 @@ const IFINFOMSG_LEN: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const RTM_NEWLINK: u16 = 16;
-#[cfg(test)]
 const RTM_DELLINK: u16 = 17;
 const RTM_GETLINK: u16 = 18;
 const NLM_F_REQUEST: u16 = 0x1;
-#[cfg(test)]
 const NLM_F_ACK: u16 = 0x4;
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
@@ -66,9 +64,8 @@ pub(crate) fn link_mac(name: &str) -> Result<String, NetlinkError> {
     Ok(address.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"))
 }
 
-/// Deletes link `name` (a veth takes its peer with it; a bridge releases its ports); tests
-/// remove their bridges with it.
-#[cfg(test)]
+/// Deletes link `name` (a veth takes its peer with it; a bridge releases its ports); removing a
+/// network deletes its bridge with it.
 pub(crate) fn delete_link(name: &str) -> Result<(), NetlinkError> {
     request(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, name).map(drop)
 }

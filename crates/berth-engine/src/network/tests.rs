@@ -60,7 +60,7 @@ impl Drop for TestNet {
                 .expect("cleanup runtime");
             runtime.block_on(async {
                 for (id, path) in &namespaces {
-                    if let Err(e) = cni.detach(id, path).await {
+                    if let Err(e) = cni.detach(id, path, CONTAINER_IFNAME).await {
                         eprintln!("cleanup: detach {id}: {e}");
                     }
                     if let Err(e) = Netns::remove(path) {
@@ -136,8 +136,8 @@ async fn two_containers_talk_over_the_bridge_and_leave_nothing_behind() {
     let ns_a = net.netns(id_a);
     let ns_b = net.netns(id_b);
 
-    let a = net.cni.attach(id_a, &ns_a).await.expect("attach a");
-    let b = net.cni.attach(id_b, &ns_b).await.expect("attach b");
+    let a = net.cni.attach(id_a, &ns_a, CONTAINER_IFNAME, None, None).await.expect("attach a");
+    let b = net.cni.attach(id_b, &ns_b, CONTAINER_IFNAME, None, None).await.expect("attach b");
     for att in [&a, &b] {
         assert!(bridge.subnet.contains(att.ip), "{} in {}", att.ip, bridge.subnet);
         assert_ne!(att.ip, bridge.gateway);
@@ -172,12 +172,12 @@ async fn two_containers_talk_over_the_bridge_and_leave_nothing_behind() {
 
     // a goes the normal way: detach, then drop the namespace. b's namespace vanishes first (a
     // crash, a manual cleanup): its address and NAT rules must still go.
-    net.cni.detach(id_a, &ns_a).await.expect("detach a");
+    net.cni.detach(id_a, &ns_a, CONTAINER_IFNAME).await.expect("detach a");
     Netns::remove(&ns_a).expect("remove netns a");
     Netns::remove(&ns_b).expect("remove netns b");
-    net.cni.detach(id_b, &ns_b).await.expect("detach b without its netns");
+    net.cni.detach(id_b, &ns_b, CONTAINER_IFNAME).await.expect("detach b without its netns");
     for (id, ns) in [(id_a, &ns_a), (id_b, &ns_b)] {
-        net.cni.detach(id, ns).await.expect("detach is idempotent");
+        net.cni.detach(id, ns, CONTAINER_IFNAME).await.expect("detach is idempotent");
     }
 
     assert_eq!(allocations(&net.cni.ipam_store()), Vec::<String>::new());
@@ -200,11 +200,19 @@ async fn two_containers_talk_over_the_bridge_and_leave_nothing_behind() {
 async fn a_failed_attach_is_undone_and_reports_the_plugin_error() {
     let mut net = TestNet::with_prefix(30); // room for the gateway and one container
     let first = net.netns("berth-test-first");
-    let kept = net.cni.attach("berth-test-first", &first).await.expect("first attach");
+    let kept = net
+        .cni
+        .attach("berth-test-first", &first, CONTAINER_IFNAME, None, None)
+        .await
+        .expect("first attach");
 
     // The bridge plugin creates the veth, then host-local finds the range exhausted.
     let second = net.netns("berth-test-second");
-    let err = net.cni.attach("berth-test-second", &second).await.expect_err("subnet full");
+    let err = net
+        .cni
+        .attach("berth-test-second", &second, CONTAINER_IFNAME, None, None)
+        .await
+        .expect_err("subnet full");
     assert_eq!(err.kind(), berth_api::ErrorKind::System);
     assert!(
         err.message().starts_with("cni plugin bridge ADD: failed to allocate for range 0"),
@@ -217,7 +225,11 @@ async fn a_failed_attach_is_undone_and_reports_the_plugin_error() {
     assert_eq!(container_mac(&first, CONTAINER_IFNAME).await.expect("first mac"), kept.mac);
 
     let missing = net.dir.path().join("netns/never-created");
-    let err = net.cni.attach("berth-test-missing", &missing).await.expect_err("no netns");
+    let err = net
+        .cni
+        .attach("berth-test-missing", &missing, CONTAINER_IFNAME, None, None)
+        .await
+        .expect_err("no netns");
     assert!(
         err.message().starts_with("cni plugin loopback ADD: failed to Statfs"),
         "{}",
@@ -230,7 +242,7 @@ async fn the_remove_bridge_helper_clears_rules_of_containers_never_detached() {
     let mut net = TestNet::new();
     let id = "berth-test-leak";
     let ns = net.netns(id);
-    let att = net.cni.attach(id, &ns).await.expect("attach");
+    let att = net.cni.attach(id, &ns, CONTAINER_IFNAME, None, None).await.expect("attach");
     let chain = iptables::masquerade_chain(&net.cni.bridge().name, id);
     assert!(nat_table().contains(&chain));
 
@@ -244,6 +256,6 @@ async fn the_remove_bridge_helper_clears_rules_of_containers_never_detached() {
     assert!(!link_exists(&net.cni.bridge().name));
     // The address stays reserved until a DEL; host-local releases it by container id.
     assert_eq!(allocations(&net.cni.ipam_store()), vec![att.ip.to_string()]);
-    net.cni.detach(id, &ns).await.expect("late detach");
+    net.cni.detach(id, &ns, CONTAINER_IFNAME).await.expect("late detach");
     assert_eq!(allocations(&net.cni.ipam_store()), Vec::<String>::new());
 }

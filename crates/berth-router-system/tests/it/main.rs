@@ -46,7 +46,16 @@ impl SystemBackend for Fake {
             size: 42,
             ..Default::default()
         };
-        Ok(berth_backend::DiskUsage { layers_size: 42, images: vec![image] })
+        let volume = berth_api::volume::Volume {
+            created_at: "2024-01-02T03:04:05Z".into(),
+            driver: "local".into(),
+            mountpoint: "/var/lib/berth/volumes/data/_data".into(),
+            name: "data".into(),
+            scope: "local".into(),
+            usage_data: Some(berth_api::volume::UsageData { ref_count: 1, size: 4096 }),
+            ..Default::default()
+        };
+        Ok(berth_backend::DiskUsage { layers_size: 42, images: vec![image], volumes: vec![volume] })
     }
 
     fn events(&self, query: EventsQuery) -> Result<BoxStream<'static, Result<Event>>> {
@@ -221,21 +230,21 @@ async fn options_is_an_empty_200_anywhere() {
 async fn disk_usage_reports_images_and_empty_sections() {
     check(Method::GET, "/system/df", expect![[r#"
         200 OK
-        content-length: 223
+        content-length: 423
         content-type: application/json
 
-        {"BuildCache":null,"Containers":[],"Images":[{"Containers":0,"Created":0,"Id":"sha256:abc","Labels":null,"ParentId":"","RepoDigests":[],"RepoTags":["busybox:latest"],"SharedSize":0,"Size":42}],"LayersSize":42,"Volumes":[]}
+        {"BuildCache":null,"Containers":[],"Images":[{"Containers":0,"Created":0,"Id":"sha256:abc","Labels":null,"ParentId":"","RepoDigests":[],"RepoTags":["busybox:latest"],"SharedSize":0,"Size":42}],"LayersSize":42,"Volumes":[{"CreatedAt":"2024-01-02T03:04:05Z","Driver":"local","Labels":null,"Mountpoint":"/var/lib/berth/volumes/data/_data","Name":"data","Options":null,"Scope":"local","UsageData":{"RefCount":1,"Size":4096}}]}
     "#]]).await;
     check(
         Method::GET,
         "/system/df?type=volume",
         expect![[r#"
-        200 OK
-        content-length: 15
-        content-type: application/json
+            200 OK
+            content-length: 215
+            content-type: application/json
 
-        {"Volumes":[]}
-    "#]],
+            {"Volumes":[{"CreatedAt":"2024-01-02T03:04:05Z","Driver":"local","Labels":null,"Mountpoint":"/var/lib/berth/volumes/data/_data","Name":"data","Options":null,"Scope":"local","UsageData":{"RefCount":1,"Size":4096}}]}
+        "#]],
     )
     .await;
     check(
