@@ -117,11 +117,16 @@ impl Fifos {
         (show(self.stdin.as_ref()), show(Some(&self.stdout)), show(self.stderr.as_ref()))
     }
 
-    /// Opens the stdin write end; call only after `Tasks.Create` returned (before, no reader
-    /// exists and the open fails with ENXIO).
+    /// Opens the stdin write end, after `Tasks.Create` returned.
+    ///
+    /// The shim may open its read end a moment after `Tasks.Create` returns; a write-only
+    /// non-blocking open before that fails with ENXIO (seen as a flaky "open stdin fifo" on
+    /// start). Opening read-write never does, and the shim's reader still sees EOF when this,
+    /// the only writer, is closed.
     pub(crate) fn open_stdin(&self) -> Result<Option<pipe::Sender>, Error> {
         let Some(path) = &self.stdin else { return Ok(None) };
         pipe::OpenOptions::new()
+            .read_write(true)
             .open_sender(path)
             .map(Some)
             .map_err(|e| io_error("open stdin fifo", path, e))
