@@ -58,6 +58,16 @@ impl Filters {
         self.args.get(key).into_iter().flatten().map(String::as_str)
     }
 
+    /// dockerd's `Args.Match`: true when `key` is unset, or one of its values equals `text`
+    /// or matches it as an unanchored regular expression (invalid expressions match nothing
+    /// but themselves).
+    pub fn pattern_match(&self, key: &str, text: &str) -> bool {
+        !self.contains(key)
+            || self.get(key).any(|pattern| {
+                pattern == text || regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
+            })
+    }
+
     /// True when `key` is unset, or one of its values equals `value` exactly.
     pub fn exact_match(&self, key: &str, value: &str) -> bool {
         match self.args.get(key) {

@@ -59,8 +59,8 @@ fn dangling(filters: &Filters) -> Result<Option<bool>> {
 pub fn matches(network: &Network, filters: &Filters) -> bool {
     let has_label = |k: &str| network.labels.get(k).map(String::as_str);
     filters.exact_match("driver", &network.driver)
-        && (!filters.contains("name") || pattern_match(filters, "name", &network.name))
-        && (!filters.contains("id") || pattern_match(filters, "id", &network.id))
+        && filters.pattern_match("name", &network.name)
+        && filters.pattern_match("id", &network.id)
         && filters.match_labels("label", has_label)
         && filters.exact_match("scope", &network.scope)
         && match dangling(filters) {
@@ -75,14 +75,6 @@ pub fn matches(network: &Network, filters: &Filters) -> bool {
                 "custom" => !is_predefined(&network.name),
                 _ => false,
             }))
-}
-
-/// dockerd's `Args.Match`: one of the values equals `text`, or matches it as an unanchored
-/// regular expression. Invalid expressions are skipped.
-fn pattern_match(filters: &Filters, key: &str, text: &str) -> bool {
-    filters.get(key).any(|pattern| {
-        pattern == text || regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
-    })
 }
 
 /// Checks the `filters` of `POST /networks/prune`: only [`PRUNE_FILTERS`] keys (400 `invalid

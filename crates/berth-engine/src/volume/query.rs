@@ -16,7 +16,7 @@ pub(super) fn matches_list(
     if !filters.exact_match("driver", driver) {
         return false;
     }
-    if filters.contains("name") && !filters.get("name").any(|pattern| name_matches(pattern, name)) {
+    if !filters.pattern_match("name", name) {
         return false;
     }
     if let Ok(Some(dangling)) = filters.get_bool("dangling")
@@ -32,29 +32,6 @@ pub(super) fn matches_labels(filters: &Filters, labels: Option<&BTreeMap<String,
     let get = |key: &str| labels.and_then(|l| l.get(key)).map(String::as_str);
     filters.match_labels("label", get)
         && !(filters.contains("label!") && filters.match_labels("label!", get))
-}
-
-/// dockerd matches `name` as an exact name or a regular expression; Berth takes the pattern as
-/// literal text, found anywhere in the name, with `^` and `$` anchoring it, which covers what
-/// `docker volume ls -f name=` is used for.
-fn name_matches(pattern: &str, name: &str) -> bool {
-    if pattern == name {
-        return true;
-    }
-    let (start, rest) = match pattern.strip_prefix('^') {
-        Some(rest) => (true, rest),
-        None => (false, pattern),
-    };
-    let (end, literal) = match rest.strip_suffix('$') {
-        Some(literal) => (true, literal),
-        None => (false, rest),
-    };
-    match (start, end) {
-        (true, true) => name == literal,
-        (true, false) => name.starts_with(literal),
-        (false, true) => name.ends_with(literal),
-        (false, false) => name.contains(literal),
-    }
 }
 
 #[cfg(test)]
@@ -77,6 +54,9 @@ mod tests {
         assert!(!pick(r#"{"name":["^at"]}"#, "data", true));
         assert!(pick(r#"{"name":["ta$"]}"#, "data", true));
         assert!(!pick(r#"{"name":["^dat$"]}"#, "data", true));
+        // dockerd's filter is a regular expression.
+        assert!(pick(r#"{"name":["^d.t+a$"]}"#, "data", true));
+        assert!(!pick(r#"{"name":["^d[0-9]"]}"#, "data", true));
         assert!(pick(r#"{"driver":["local"]}"#, "data", true));
         assert!(!pick(r#"{"driver":["nfs"]}"#, "data", true));
         assert!(pick(r#"{"dangling":["true"]}"#, "data", true));
