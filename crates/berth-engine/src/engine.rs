@@ -242,12 +242,6 @@ fn default_bridge(config: &EngineConfig) -> Result<BridgeConfig, String> {
     let subnet = Subnet::new(gateway, prefix).map_err(|e| e.message().to_owned())?;
     let mut bridge = BridgeConfig::new(config.bridge_name.clone(), subnet);
     bridge.gateway = gateway;
-    if !config.cni_plugin_dir.join("bridge").exists() {
-        return Err(format!(
-            "CNI plugins not found in {} (install containernetworking-plugins)",
-            config.cni_plugin_dir.display()
-        ));
-    }
     bridge.validate().map_err(|e| e.message().to_owned())?;
     Ok(bridge)
 }

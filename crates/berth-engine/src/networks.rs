@@ -143,7 +143,6 @@ impl NetworkBackend for Engine {
         let net = store
             .create(NewNetwork {
                 name: request.name,
-                driver: request.driver,
                 internal: request.internal,
                 attachable: request.attachable,
                 labels: request.labels.unwrap_or_default(),

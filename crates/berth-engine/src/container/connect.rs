@@ -7,7 +7,6 @@ use berth_api::container::EndpointSettings;
 use berth_api::{Error, ErrorKind, Result};
 
 use super::manager::Manager;
-use super::network::user_defined;
 use super::record::Status;
 use crate::network::store::Network;
 
@@ -135,9 +134,8 @@ impl Manager {
         out
     }
 
-    /// Whether a user-defined network has any container at all (running or not) on it.
+    /// The containers (running or not) with an endpoint on `net`.
     pub(crate) fn containers_on(&self, net: &Network) -> Vec<Arc<super::Container>> {
-        debug_assert!(user_defined(&net.record.name) || net.record.builtin);
         self.registry
             .all()
             .into_iter()

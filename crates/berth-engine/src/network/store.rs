@@ -88,7 +88,6 @@ impl Network {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NewNetwork {
     pub(crate) name: String,
-    pub(crate) driver: String,
     pub(crate) internal: bool,
     pub(crate) attachable: bool,
     pub(crate) labels: BTreeMap<String, String>,
@@ -150,18 +149,14 @@ impl Networks {
                 aux_addresses: BTreeMap::new(),
                 builtin: true,
             };
-            let cni = if name == "bridge" {
-                match &config.default_bridge {
-                    Ok(b) => {
-                        record.options = default_bridge_options(b);
-                        record.bridge = Some(b.clone());
-                        Cni::new(&config.plugin_dir, config.dir.join("ipam"), b.clone())
-                            .map_err(|e| e.message().to_owned())
-                    }
-                    Err(reason) => Err(reason.clone()),
+            let cni = match (name, &config.default_bridge) {
+                ("bridge", Ok(b)) => {
+                    record.options = default_bridge_options(b);
+                    record.bridge = Some(b.clone());
+                    Self::cni_for(&config, &record)
                 }
-            } else {
-                Err(format!("the {name} network has no bridge"))
+                ("bridge", Err(reason)) => Err(reason.clone()),
+                _ => Err(format!("the {name} network has no bridge")),
             };
             map.insert(record.id.clone(), Arc::new(Network { record, cni }));
         }
@@ -184,12 +179,14 @@ impl Networks {
         Ok(Self { config, inner: RwLock::new(map), changes: tokio::sync::Mutex::new(()) })
     }
 
+    /// The attacher of a bridge network, or why it cannot be used.
     fn cni_for(config: &StoreConfig, record: &NetworkRecord) -> std::result::Result<Cni, String> {
         let bridge = record.bridge.clone().ok_or("the network has no bridge")?;
-        if let Err(reason) = &config.default_bridge
-            && reason.starts_with("CNI plugins not found")
-        {
-            return Err(reason.clone());
+        if !config.plugin_dir.join("bridge").exists() {
+            return Err(format!(
+                "CNI plugins not found in {} (install containernetworking-plugins)",
+                config.plugin_dir.display()
+            ));
         }
         Cni::new(&config.plugin_dir, config.dir.join("ipam"), bridge)
             .map_err(|e| e.message().to_owned())
@@ -227,18 +224,6 @@ impl Networks {
         let _changes = self.changes.lock().await;
         if self.read().values().any(|n| n.record.name == req.name) {
             return Err(Error::conflict(format!("network with name {} already exists", req.name)));
-        }
-        match req.driver.as_str() {
-            "" | "bridge" => {}
-            "host" | "null" => {
-                return Err(Error::new(
-                    ErrorKind::Forbidden,
-                    format!("only one instance of \"{}\" network is allowed", req.driver),
-                ));
-            }
-            other => {
-                return Err(Error::not_found(format!("plugin \"{other}\" not found")));
-            }
         }
         let id = crate::container::names::generate_id();
         let bridge = self.bridge_for(&id, &req)?;
@@ -563,11 +548,6 @@ mod tests {
             .await
             .expect_err("overlap");
         assert_eq!(overlap.kind(), ErrorKind::Forbidden);
-        let host = nets
-            .create(NewNetwork { name: "h".into(), driver: "host".into(), ..NewNetwork::default() })
-            .await
-            .expect_err("host");
-        assert_eq!(host.message(), "only one instance of \"host\" network is allowed");
 
         // A new store finds them again, by name, ID and ID prefix.
         let again = store(dir.path());
