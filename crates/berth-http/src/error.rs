@@ -25,6 +25,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Marks a response as an error answer (in its extensions): the request failed, so
+/// response-phase authorization leaves it alone, as dockerd skips `AuthZRes` when a handler
+/// returns an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorAnswer;
+
 /// dockerd's error answer: `status`, `Content-Type: application/json`, `{"message":"..."}` and a
 /// newline. A 304 carries no body.
 pub fn error_response(status: StatusCode, message: &str) -> Response {
@@ -35,5 +41,7 @@ pub fn error_response(status: StatusCode, message: &str) -> Response {
         text.push('\n');
         text
     };
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    res.extensions_mut().insert(ErrorAnswer);
+    res
 }

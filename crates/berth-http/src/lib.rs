@@ -11,7 +11,7 @@ mod hijack;
 mod response;
 mod routing;
 
-pub use error::{ApiError, error_response};
+pub use error::{ApiError, ErrorAnswer, error_response};
 pub use extract::{ApiJson, ApiPath, ApiQuery, RequestApiVersion};
 pub use form::{Form, percent_decode};
 pub use hijack::{Hijack, HijackStdin, hijack_error};
