@@ -10,6 +10,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use x509_parser::asn1_rs::Tag;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::AttributeTypeAndValue;
 
 /// A raw accepted connection, before any TLS handshake.
 #[derive(Debug)]
@@ -33,6 +37,13 @@ pub struct PeerInfo {
     pub pid: Option<i32>,
     /// The verified client certificate chain, leaf first; filled by [`establish`].
     pub client_certs: Vec<CertificateDer<'static>>,
+    /// The subject common name of the leaf client certificate; filled by [`establish`]. dockerd
+    /// sends it to authorization plugins as `User`. When the subject holds several CNs this is the
+    /// last one, as Go's `crypto/x509` (and so dockerd) reads it.
+    pub common_name: Option<String>,
+    /// Every subject organizational unit of the leaf client certificate, in certificate order;
+    /// filled by [`establish`].
+    pub organizational_units: Vec<String>,
 }
 
 impl PeerInfo {
@@ -49,7 +60,7 @@ impl PeerInfo {
             uid: cred.map(|c| c.uid()),
             gid: cred.map(|c| c.gid()),
             pid: cred.and_then(|c| c.pid()),
-            client_certs: Vec::new(),
+            ..PeerInfo::default()
         }
     }
 
@@ -68,7 +79,8 @@ pub enum IoStream {
 }
 
 /// Runs the TLS handshake when the listener has an acceptor, bounded by `timeout`, and records
-/// the client certificates in `peer`. Without an acceptor the connection is returned as is.
+/// the client certificates and the leaf's subject names in `peer`. Without an acceptor the
+/// connection is returned as is.
 ///
 /// Call this in the connection task, never in the accept loop: a slow client must not hold up
 /// the others. A client that sends nothing gets an [`io::ErrorKind::TimedOut`] error.
@@ -89,8 +101,58 @@ pub async fn establish(
     })??;
     if let Some(certs) = stream.get_ref().1.peer_certificates() {
         peer.client_certs = certs.to_vec();
+        if let Some(leaf) = certs.first() {
+            let (common_name, organizational_units) = subject_names(leaf);
+            peer.common_name = common_name;
+            peer.organizational_units = organizational_units;
+        }
     }
     Ok(IoStream::Tls(Box::new(stream)))
+}
+
+/// The subject CN and OUs of a DER certificate. rustls verified the chain but never parsed the
+/// subject, so a certificate x509-parser rejects leaves both empty: the peer is then simply
+/// anonymous to authorization, which is logged rather than failing the connection.
+fn subject_names(der: &[u8]) -> (Option<String>, Vec<String>) {
+    let cert = match X509Certificate::from_der(der) {
+        Ok((_, cert)) => cert,
+        Err(e) => {
+            tracing::debug!(error = %e, "client certificate subject is unreadable; no user name");
+            return (None, Vec::new());
+        }
+    };
+    let subject = cert.subject();
+    // Go overwrites CommonName with each CN it meets and appends each OU.
+    let common_name = subject.iter_common_name().filter_map(attribute_text).last();
+    let organizational_units =
+        subject.iter_organizational_unit().filter_map(attribute_text).collect();
+    (common_name, organizational_units)
+}
+
+/// An attribute value as text, for the string types Go's `crypto/x509` accepts in names.
+/// Another type, or bytes invalid for the type, yields `None` (logged at debug).
+fn attribute_text(attr: &AttributeTypeAndValue<'_>) -> Option<String> {
+    let bytes = attr.as_slice();
+    let text = match attr.attr_value().tag() {
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String | Tag::NumericString => {
+            std::str::from_utf8(bytes).ok().map(str::to_owned)
+        }
+        // T.61 is nearly Latin-1; Go reads it as Latin-1 and so do we.
+        Tag::TeletexString => Some(bytes.iter().copied().map(char::from).collect()),
+        Tag::BmpString if bytes.len().is_multiple_of(2) => {
+            let units = bytes.chunks_exact(2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+            char::decode_utf16(units).collect::<Result<String, _>>().ok()
+        }
+        _ => None,
+    };
+    if text.is_none() {
+        tracing::debug!(
+            oid = %attr.attr_type(),
+            tag = ?attr.attr_value().tag(),
+            "client certificate subject attribute is not readable text; ignored"
+        );
+    }
+    text
 }
 
 /// Forwards the tokio I/O traits to whichever stream a variant holds; all are `Unpin`.
@@ -152,3 +214,6 @@ macro_rules! delegate_io {
 
 delegate_io!(Conn, Unix, Tcp);
 delegate_io!(IoStream, Plain, Tls);
+
+#[cfg(test)]
+mod tests;

@@ -23,6 +23,7 @@ pub(crate) struct Pki {
     pub(crate) server_key: PathBuf,
     pub(crate) ca_der: CertificateDer<'static>,
     pub(crate) client: Identity,
+    issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
 /// A client certificate and its key.
@@ -86,8 +87,26 @@ impl Pki {
             server_key: write("key.pem", &server_key_pem),
             ca_der: ca.der().clone(),
             client: Identity { cert: client_cert, key_pem: client_key_pem },
+            issuer: ca,
             dir,
         }
+    }
+
+    /// A client identity signed by this CA whose subject is `CN=common_name` plus one `OU` per
+    /// entry of `units` (at most two: rcgen holds one value per attribute type, so the second
+    /// goes in under the OU's OID spelled out as a custom type).
+    pub(crate) fn client_with_subject(&self, common_name: &str, units: &[&str]) -> Identity {
+        let unit_types = [DnType::OrganizationalUnitName, DnType::CustomDnType(vec![2, 5, 4, 11])];
+        assert!(units.len() <= unit_types.len(), "at most two organizational units");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("no SANs is valid");
+        for (ty, unit) in unit_types.into_iter().zip(units) {
+            params.distinguished_name.push(ty, *unit);
+        }
+        params.distinguished_name.push(DnType::CommonName, common_name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().expect("keygen");
+        let cert = params.signed_by(&key, &self.issuer).expect("sign client");
+        Identity { cert: cert.der().clone(), key_pem: key.serialize_pem() }
     }
 
     pub(crate) fn options(&self, verify: bool) -> TlsOptions {

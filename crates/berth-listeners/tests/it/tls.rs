@@ -54,6 +54,29 @@ async fn client_with_certificate_completes_handshake_and_exchanges_bytes() {
     let (peer, ()) = tokio::join!(serve_echo_once(&listener), client);
     let peer = peer.expect("server side succeeds");
     assert_eq!(peer.client_certs, vec![pki.client.cert.clone()]);
+    assert_eq!(peer.common_name.as_deref(), Some("berth test"));
+    assert!(peer.organizational_units.is_empty());
+}
+
+#[tokio::test]
+async fn client_certificate_subject_names_the_peer() {
+    let pki = Pki::new();
+    let alice = pki.client_with_subject("alice", &["ops", "dev"]);
+    let listener = tls_listener(&pki, true).await;
+    let addr = listener.local_tcp_addr().expect("tcp address");
+
+    let client = async {
+        let mut tls = pki.connect(addr, Some(&alice)).await.expect("handshake");
+        tls.write_all(b"hi").await.expect("write");
+        let mut buf = [0u8; 2];
+        tls.read_exact(&mut buf).await.expect("read echo");
+        tls.shutdown().await.expect("close");
+    };
+    let (peer, ()) = tokio::join!(serve_echo_once(&listener), client);
+    let peer = peer.expect("server side succeeds");
+    assert_eq!(peer.client_certs, vec![alice.cert.clone()]);
+    assert_eq!(peer.common_name.as_deref(), Some("alice"));
+    assert_eq!(peer.organizational_units, ["ops", "dev"]);
 }
 
 /// The server rejects the handshake; the client can send, but never gets an answer.
@@ -83,6 +106,7 @@ async fn assert_rejected(pki: &Pki, identity: Option<&crate::pki::Identity>) {
     let ((res, peer), ()) = tokio::join!(server, client);
     res.expect_err("server refuses the handshake");
     assert!(peer.client_certs.is_empty());
+    assert_eq!(peer.common_name, None);
 }
 
 #[tokio::test]
@@ -111,7 +135,10 @@ async fn without_verify_no_client_certificate_is_needed() {
         tls.shutdown().await.expect("close");
     };
     let (peer, ()) = tokio::join!(serve_echo_once(&listener), client);
-    assert!(peer.expect("server side succeeds").client_certs.is_empty());
+    let peer = peer.expect("server side succeeds");
+    assert!(peer.client_certs.is_empty());
+    assert_eq!(peer.common_name, None);
+    assert!(peer.organizational_units.is_empty());
 }
 
 #[tokio::test]
