@@ -129,6 +129,15 @@ fn rules(members: &BTreeSet<String>) -> Vec<Rule> {
         ],
     );
     rule("berth-listeners", vec![Forbidden::Crate("axum"), Forbidden::Crate("axum-core")]);
+    // Authorizers see requests through berth-middleware's types only: no backend, no engine.
+    rule(
+        "berth-authz",
+        vec![
+            Forbidden::Crate("berth-engine"),
+            Forbidden::Crate("berth-backend"),
+            Forbidden::Prefix("berth-router-"),
+        ],
+    );
     rules
 }
 

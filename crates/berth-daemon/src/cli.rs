@@ -133,6 +133,16 @@ pub(crate) struct Flags {
     #[serde(rename = "live-restore", skip_serializing_if = "Option::is_none")]
     pub(crate) live_restore: Option<bool>,
 
+    /// Authorization plugin to ask about every request, in order (repeatable).
+    #[arg(long = "authorization-plugin", value_name = "PLUGIN")]
+    #[serde(rename = "authorization-plugins", skip_serializing_if = "Vec::is_empty")]
+    pub(crate) authorization_plugins: Vec<String>,
+
+    /// Built-in authorization policy file (TOML rules), asked before any plugin.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) authorization_policy: Option<PathBuf>,
+
     /// Seconds to wait for in-flight requests on shutdown (negative: forever).
     #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

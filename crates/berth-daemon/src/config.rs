@@ -42,6 +42,8 @@ const KEYS: &[&str] = &[
     "bridge",
     "bip",
     "live-restore",
+    "authorization-plugins",
+    "authorization-policy",
 ];
 
 /// A configuration that cannot be used.
@@ -93,6 +95,8 @@ pub(crate) struct Config {
     pub(crate) bridge: String,
     pub(crate) bip: String,
     pub(crate) live_restore: bool,
+    pub(crate) authorization_plugins: Vec<String>,
+    pub(crate) authorization_policy: Option<PathBuf>,
 }
 
 /// `log-format`.
@@ -129,6 +133,8 @@ impl Default for Config {
             bridge: "berth0".to_owned(),
             bip: "10.201.0.1/16".to_owned(),
             live_restore: false,
+            authorization_plugins: Vec::new(),
+            authorization_policy: None,
         }
     }
 }
@@ -221,6 +227,14 @@ impl Config {
                 "containerd-namespace {:?} must be letters, digits, '-', '_' or '.'",
                 self.containerd_namespace
             )));
+        }
+        if self.authorization_plugins.iter().any(|name| name.trim().is_empty()) {
+            return Err(ConfigError::Invalid("authorization-plugins: empty plugin name".into()));
+        }
+        // Loaded again when the chain is built; here so `--validate` and a reload check it too.
+        if let Some(path) = &self.authorization_policy {
+            berth_authz::policy::Policy::load(path)
+                .map_err(|e| ConfigError::Invalid(error_text(&e)))?;
         }
         berth_middleware::cors_layer(&self.api_cors_header)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -327,6 +341,18 @@ fn check_conflicts(
         .map(|k| format!("{k}: (from flag: {}, from file: {})", flags[k], file[k]))
         .collect();
     Err(ConfigError::Conflict(described.join(", ")))
+}
+
+/// `err` and its sources, joined with `: `.
+pub(crate) fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn describe(err: &figment::Error, path: &Path) -> String {

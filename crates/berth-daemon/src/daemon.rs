@@ -10,6 +10,7 @@ use berth_engine::{Engine, EngineConfig};
 use berth_listeners::{BindOptions, SocketGroup, TlsOptions};
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::authz;
 use crate::cli::Flags;
 use crate::config::Config;
 use crate::events::EventBus;
@@ -98,7 +99,8 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
         volumes: Arc::clone(&engine) as Arc<dyn berth_backend::VolumeBackend>,
         networks: Arc::clone(&engine) as Arc<dyn berth_backend::NetworkBackend>,
     };
-    let handle = Arc::new(RouterHandle::new(stack::build(&(&config).into(), &backends)?));
+    let chain = authz::build_chain(&config, authz::START_WAIT).await?;
+    let handle = Arc::new(RouterHandle::new(stack::build(&(&config).into(), &chain, &backends)?));
 
     // Install signal handlers before serving so an early SIGTERM is not fatal.
     let mut hup = signal(SignalKind::hangup())?;
@@ -115,7 +117,7 @@ pub(crate) async fn run(flags: Flags, config: Config, log: LogHandle) -> anyhow:
         Reloader { flags, config: Arc::clone(&cell), handle, backends, log, events, facts };
     let signal_name = loop {
         tokio::select! {
-            _ = hup.recv() => reloader.reload(),
+            _ = hup.recv() => reloader.reload().await,
             _ = term.recv() => break "terminated",
             _ = int.recv() => break "interrupt",
         }
@@ -172,19 +174,12 @@ fn create_dir(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
 
 impl Reloader {
     /// SIGHUP: re-read the configuration, apply what may change at run time, swap the stack.
-    /// Any failure keeps the running configuration.
-    fn reload(&self) {
+    /// Any failure keeps the running configuration (and authorization chain).
+    async fn reload(&self) {
         let new = match Config::load(&self.flags) {
             Ok(c) => c,
             Err(err) => {
-                tracing::error!(
-                    "Error reloading configuration: {}",
-                    anyhow::Error::from(err)
-                        .chain()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(": ")
-                );
+                tracing::error!("Error reloading configuration: {}", crate::config::error_text(&err));
                 return;
             }
         };
@@ -197,9 +192,20 @@ impl Reloader {
             api_cors_header: new.api_cors_header.clone(),
             labels: new.labels.clone(),
             shutdown_timeout: new.shutdown_timeout,
+            authorization_plugins: new.authorization_plugins.clone(),
+            authorization_policy: new.authorization_policy.clone(),
             ..Config::clone(&old)
         };
-        let stack = match stack::build(&(&effective).into(), &self.backends) {
+        // The policy is read again and every plugin activated again, even when the names did
+        // not change: the file may have, and a plugin may have moved.
+        let chain = match authz::build_chain(&effective, authz::RELOAD_WAIT).await {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::error!("Error reloading configuration: {}", crate::config::error_text(&err));
+                return;
+            }
+        };
+        let stack = match stack::build(&(&effective).into(), &chain, &self.backends) {
             Ok(s) => s,
             Err(err) => {
                 tracing::error!("Error reloading configuration: {err}");
@@ -225,6 +231,8 @@ impl Reloader {
             labels = ?effective.labels,
             cors = ?effective.api_cors_header,
             shutdown_timeout = effective.shutdown_timeout,
+            authorization_plugins = ?effective.authorization_plugins,
+            authorization_policy = ?effective.authorization_policy,
             "Reloaded configuration"
         );
     }

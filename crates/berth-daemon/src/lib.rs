@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod authz;
 mod cli;
 mod config;
 mod coverage;

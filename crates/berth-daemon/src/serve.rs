@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use berth_listeners::{Listener, PeerInfo, establish};
+use berth_middleware::authz::Peer;
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -23,10 +25,17 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(300);
 /// Longest pause after an accept error (EMFILE and friends) before trying again.
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Who is on the other end of a connection; in every request's extensions.
-#[derive(Debug, Clone)]
-#[expect(dead_code, reason = "read by the authorization layer (issue 7)")]
-pub(crate) struct Peer(pub(crate) Arc<PeerInfo>);
+/// Who is on the other end of a connection, as authorization sees it; built once per connection
+/// and put in every request's extensions.
+fn peer_identity(peer: &PeerInfo) -> Arc<Peer> {
+    Arc::new(Peer {
+        uid: peer.uid,
+        gid: peer.gid,
+        certificates: peer.client_certs.iter().map(|c| Bytes::copy_from_slice(c)).collect(),
+        common_name: peer.common_name.clone(),
+        organizational_units: peer.organizational_units.clone(),
+    })
+}
 
 /// The running accept loops and the connections they spawned.
 pub(crate) struct Server {
@@ -124,12 +133,12 @@ async fn accept_loop(listener: Listener, ctx: LoopContext, mut stop: watch::Rece
                             return;
                         }
                     };
-                    let peer = Peer(Arc::new(peer));
+                    let identity = peer_identity(&peer);
                     let handle = Arc::clone(&ctx.handle);
                     let service =
                         hyper::service::service_fn(move |req: http::Request<Incoming>| {
                             let mut req = req.map(Body::new);
-                            req.extensions_mut().insert(peer.clone());
+                            req.extensions_mut().insert(Arc::clone(&identity));
                             handle.service().oneshot(req)
                         });
                     let conn =

@@ -13,7 +13,8 @@ use berth_backend::{
     ContainerBackend, ExecBackend, ImageBackend, NetworkBackend, SystemBackend, VolumeBackend,
 };
 use berth_middleware::{
-    AccessTraceLayer, ExperimentalLayer, StripVersionPrefixLayer, VersionLayer, cors_layer,
+    AccessTraceLayer, AuthzChain, AuthzLayer, ExperimentalLayer, StripVersionPrefixLayer,
+    VersionLayer, cors_layer,
 };
 use http::Request;
 use tower::ServiceBuilder;
@@ -51,8 +52,12 @@ pub(crate) enum StackError {
     Version(#[from] berth_middleware::VersionConfigError),
 }
 
-/// Builds the stack for `config` over `backends`.
-pub(crate) fn build(config: &StackConfig, backends: &Backends) -> Result<Stack, StackError> {
+/// Builds the stack for `config` over `backends`, every routed request authorized by `authz`.
+pub(crate) fn build(
+    config: &StackConfig,
+    authz: &AuthzChain,
+    backends: &Backends,
+) -> Result<Stack, StackError> {
     let routes = Router::new()
         .merge(berth_router_system::router(Arc::clone(&backends.system)))
         .merge(berth_router_container::router(
@@ -78,8 +83,12 @@ pub(crate) fn build(config: &StackConfig, backends: &Backends) -> Result<Stack, 
             MAX_API_VERSION,
         )?)
         // CORS outside the version check, as in dockerd: preflights get their headers whatever
-        // the version. The authorization adapter (issue 7) will sit outside this one.
+        // the version.
         .route_layer(option_layer(cors_layer(&config.cors_origins)?))
+        // Authorization first of all, as dockerd: plugins see requests for unsupported versions
+        // too, and a denial carries none of the version headers. Unrouted paths (404, 501)
+        // reach no handler and are not asked about, as in dockerd.
+        .route_layer(AuthzLayer::new(authz.clone()))
         // No route for this path and method: 501 for dockerd routes Berth lacks, else dockerd's
         // 404 (never 405). Both fallbacks are needed because `OPTIONS /{*any}` makes every path
         // "known" to axum.

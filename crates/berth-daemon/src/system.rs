@@ -282,7 +282,9 @@ impl SystemBackend for HostSystem {
             plugins: berth_api::system::PluginsInfo {
                 volume: vec!["local".to_owned()],
                 network: ["bridge", "host", "null"].map(str::to_owned).to_vec(),
-                authorization: None,
+                // The configured plugin names, as dockerd (the built-in policy is not a plugin).
+                authorization: (!config.authorization_plugins.is_empty())
+                    .then(|| config.authorization_plugins.clone()),
                 log: ["json-file", "none"].map(str::to_owned).to_vec(),
             },
             memory_limit: cg.memory,

@@ -48,6 +48,7 @@ fn stack_with(config: StackConfig) -> (Stack, tempfile::TempDir) {
     );
     let stack = build(
         &config,
+        &AuthzChain::default(),
         &Backends {
             system: Arc::new(system),
             images: engine.clone(),

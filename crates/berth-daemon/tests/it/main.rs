@@ -1,5 +1,6 @@
 //! berthd integration tests: the real binary on temporary sockets and roots.
 
+mod authz;
 mod engine;
 mod harness;
 mod lifecycle;

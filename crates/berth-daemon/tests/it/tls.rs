@@ -13,10 +13,34 @@ use tokio_rustls::TlsConnector;
 
 use crate::harness::{Daemon, send_over};
 
-struct Certs {
-    ca: CertifiedIssuer<'static, KeyPair>,
-    client_cert: CertificateDer<'static>,
-    client_key: String,
+/// A CA, the server's files in the test directory, and one client certificate.
+pub(crate) struct Certs {
+    pub(crate) ca: CertifiedIssuer<'static, KeyPair>,
+    pub(crate) client: ClientCert,
+}
+
+/// A client certificate and its key.
+pub(crate) struct ClientCert {
+    pub(crate) cert: CertificateDer<'static>,
+    pub(crate) key: String,
+}
+
+/// A client certificate signed by `ca` with this subject CN and OU (rcgen keeps one value per
+/// attribute type).
+pub(crate) fn client_cert(
+    ca: &CertifiedIssuer<'static, KeyPair>,
+    cn: &str,
+    ou: Option<&str>,
+) -> ClientCert {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.distinguished_name.push(DnType::CommonName, cn);
+    if let Some(ou) = ou {
+        params.distinguished_name.push(DnType::OrganizationalUnitName, ou);
+    }
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, ca).expect("sign");
+    ClientCert { cert: cert.der().clone(), key: key.serialize_pem() }
 }
 
 fn issue(
@@ -34,24 +58,33 @@ fn issue(
     (cert.pem(), key.serialize_pem(), cert.der().clone())
 }
 
-fn write_pki(dir: &std::path::Path) -> Certs {
+pub(crate) fn write_pki(dir: &std::path::Path) -> Certs {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params.distinguished_name.push(DnType::CommonName, "berth-it CA");
     let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().expect("key")).expect("ca");
     let (server_pem, server_key, _) =
         issue(&ca, &["localhost", "127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth);
-    let (_, client_key, client_cert) = issue(&ca, &[], ExtendedKeyUsagePurpose::ClientAuth);
+    let client = client_cert(&ca, "berth-it", None);
     std::fs::write(dir.join("ca.pem"), ca.pem()).expect("ca.pem");
     std::fs::write(dir.join("server-cert.pem"), server_pem).expect("cert");
     std::fs::write(dir.join("server-key.pem"), server_key).expect("key");
-    Certs { ca, client_cert, client_key }
+    Certs { ca, client }
 }
 
 async fn connect(
     certs: &Certs,
     port: u16,
     with_client_cert: bool,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    connect_as(certs, port, with_client_cert.then_some(&certs.client)).await
+}
+
+/// A TLS connection to `port`, presenting `client` if given.
+pub(crate) async fn connect_as(
+    certs: &Certs,
+    port: u16,
+    client: Option<&ClientCert>,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(certs.ca.der().clone()).expect("anchor");
@@ -61,9 +94,9 @@ async fn connect(
     .with_safe_default_protocol_versions()
     .expect("versions")
     .with_root_certificates(roots);
-    let config = if with_client_cert {
-        let key = PrivateKeyDer::from_pem_slice(certs.client_key.as_bytes()).expect("key");
-        builder.with_client_auth_cert(vec![certs.client_cert.clone()], key).expect("client auth")
+    let config = if let Some(client) = client {
+        let key = PrivateKeyDer::from_pem_slice(client.key.as_bytes()).expect("key");
+        builder.with_client_auth_cert(vec![client.cert.clone()], key).expect("client auth")
     } else {
         builder.with_no_client_auth()
     };
@@ -72,8 +105,8 @@ async fn connect(
     TlsConnector::from(Arc::new(config)).connect(name, tcp).await
 }
 
-#[tokio::test]
-async fn tlsverify_requires_a_client_certificate() {
+/// berthd on the unix socket and on a mutual-TLS TCP port, with `extra` flags.
+pub(crate) async fn start_tls(extra: &[&str]) -> (Daemon, Certs, u16) {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("daemon.json"), "{}").expect("config");
     let certs = write_pki(dir.path());
@@ -84,18 +117,25 @@ async fn tlsverify_requires_a_client_certificate() {
         .port();
     let p = |name: &str| dir.path().join(name).display().to_string();
     let host = format!("tcp://127.0.0.1:{port}");
-    let args = [
-        "-H",
-        &host,
-        "--tlsverify",
-        "--tlscacert",
-        &p("ca.pem"),
-        "--tlscert",
-        &p("server-cert.pem"),
-        "--tlskey",
-        &p("server-key.pem"),
+    let mut args = vec![
+        "-H".to_owned(),
+        host,
+        "--tlsverify".to_owned(),
+        "--tlscacert".to_owned(),
+        p("ca.pem"),
+        "--tlscert".to_owned(),
+        p("server-cert.pem"),
+        "--tlskey".to_owned(),
+        p("server-key.pem"),
     ];
-    let daemon = Daemon::start_in(dir, &args).await;
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    (Daemon::start_in(dir, &args).await, certs, port)
+}
+
+#[tokio::test]
+async fn tlsverify_requires_a_client_certificate() {
+    let (daemon, certs, port) = start_tls(&[]).await;
 
     let stream = connect(&certs, port, true).await.expect("handshake with a client certificate");
     let ping = send_over(stream, "GET", "/_ping", None).await.expect("ping over TLS");
