@@ -5,6 +5,7 @@
 //! any did. berthd is always stopped and the temporary directory removed,
 //! whatever happened (see [`daemon::Daemon`]'s `Drop`).
 
+mod authz;
 mod checks;
 mod containers;
 pub(crate) mod daemon;

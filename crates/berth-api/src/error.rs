@@ -127,6 +127,19 @@ impl std::error::Error for Error {
     }
 }
 
+/// `err` and its causes joined with `: `, as Go prints wrapped errors (and as dockerd's messages
+/// read).
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,6 @@ pub mod system;
 mod version;
 pub mod volume;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Result, error_chain};
 pub use filters::Filters;
 pub use version::{ApiVersion, MAX_API_VERSION, MIN_API_VERSION};

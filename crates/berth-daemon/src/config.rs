@@ -234,7 +234,7 @@ impl Config {
         // Loaded again when the chain is built; here so `--validate` and a reload check it too.
         if let Some(path) = &self.authorization_policy {
             berth_authz::policy::Policy::load(path)
-                .map_err(|e| ConfigError::Invalid(error_text(&e)))?;
+                .map_err(|e| ConfigError::Invalid(berth_api::error_chain(&e)))?;
         }
         berth_middleware::cors_layer(&self.api_cors_header)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -341,18 +341,6 @@ fn check_conflicts(
         .map(|k| format!("{k}: (from flag: {}, from file: {})", flags[k], file[k]))
         .collect();
     Err(ConfigError::Conflict(described.join(", ")))
-}
-
-/// `err` and its sources, joined with `: `.
-pub(crate) fn error_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn describe(err: &figment::Error, path: &Path) -> String {

@@ -179,7 +179,7 @@ impl Reloader {
         let new = match Config::load(&self.flags) {
             Ok(c) => c,
             Err(err) => {
-                tracing::error!("Error reloading configuration: {}", crate::config::error_text(&err));
+                tracing::error!("Error reloading configuration: {}", berth_api::error_chain(&err));
                 return;
             }
         };
@@ -201,7 +201,7 @@ impl Reloader {
         let chain = match authz::build_chain(&effective, authz::RELOAD_WAIT).await {
             Ok(c) => c,
             Err(err) => {
-                tracing::error!("Error reloading configuration: {}", crate::config::error_text(&err));
+                tracing::error!("Error reloading configuration: {}", berth_api::error_chain(&err));
                 return;
             }
         };

@@ -67,6 +67,7 @@ pub(super) fn run_all(layout: &Layout, daemon: &Daemon, version: &str, report: &
     super::containers::run_all(&docker, layout, report);
     super::volumes::run_all(&docker, layout, report);
     super::networks::run_all(&docker, report);
+    super::authz::run_all(&docker, layout, report);
 }
 
 /// `docker <args>` must succeed; returns its stdout.
@@ -275,7 +276,19 @@ pub(super) struct Docker<'a> {
 
 impl Docker<'_> {
     pub(super) fn command(&self) -> Command {
-        let mut command = Command::new("docker");
+        self.command_via(&[])
+    }
+
+    /// `docker` started through `wrapper` (e.g. `setpriv --reuid …`), isolated the same way.
+    pub(super) fn command_via(&self, wrapper: &[&str]) -> Command {
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg("docker");
+                c
+            }
+            None => Command::new("docker"),
+        };
         for var in [
             "DOCKER_HOST",
             "DOCKER_CONTEXT",
@@ -298,7 +311,7 @@ impl Docker<'_> {
     }
 
     /// `docker -H tcp://127.0.0.1:<port> <tls flags> <args>`.
-    fn tcp(&self, tls: Tls, args: &[&str]) -> Result<Captured> {
+    pub(super) fn tcp(&self, tls: Tls, args: &[&str]) -> Result<Captured> {
         let pki = &self.layout.pki;
         let mut command = self.command();
         command.args(["-H", &self.layout.tcp_host()]);
@@ -324,7 +337,7 @@ impl Docker<'_> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Tls {
+pub(super) enum Tls {
     Off,
     VerifyServerOnly,
     Mutual,
@@ -433,18 +446,25 @@ fn pidfile_check(layout: &Layout, daemon: &Daemon) -> Result<()> {
 /// SIGHUP (sent to the pid in the pidfile, as an operator would) must
 /// produce a `daemon` / `reload` event.
 fn reload_event(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
-    // Event times are compared in whole seconds; floor so the event counts.
-    let since = unix_now()?.as_secs();
+    reload_and_wait(docker, layout)
+}
+
+/// Sends SIGHUP to berthd and waits for the `reload` event it announces, so the reloaded
+/// configuration is in force when this returns. A reload that fails announces nothing.
+pub(super) fn reload_and_wait(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
+    let sent = unix_now()?;
     daemon::signal_pidfile(&layout.pidfile, Signal::SIGHUP)?;
     let deadline = Instant::now() + RELOAD_TIMEOUT;
     loop {
+        // Event times are compared in whole seconds; floor so the event counts, and tell this
+        // reload from an earlier one in the same second by its timeNano.
         let until = unix_now()?.as_secs() + 1;
         let out = docker.unix(
             &[
                 "system",
                 "events",
                 "--since",
-                &since.to_string(),
+                &sent.as_secs().to_string(),
                 "--until",
                 &until.to_string(),
                 "--filter",
@@ -464,7 +484,8 @@ fn reload_event(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
                 "--filter type=daemon let through {line}\n{}",
                 out.describe()
             );
-            reloaded |= event["Action"] == "reload";
+            let at = event["timeNano"].as_u64().unwrap_or_default();
+            reloaded |= event["Action"] == "reload" && u128::from(at) >= sent.as_nanos();
         }
         if reloaded {
             return Ok(());

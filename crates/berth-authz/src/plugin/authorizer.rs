@@ -94,7 +94,7 @@ impl PluginAuthorizer {
             match PluginClient::connect(name, options).await {
                 Ok(client) => break client,
                 Err(e) if e.is_transient() && Instant::now() < deadline => {
-                    debug!(plugin = name, error = %chain(&e), "authorization plugin not ready yet");
+                    debug!(plugin = name, error = %berth_api::error_chain(&e), "authorization plugin not ready yet");
                     let left = deadline.saturating_duration_since(Instant::now());
                     tokio::time::sleep(pause.min(left)).await;
                     pause = (pause * 2).min(VALIDATE_BACKOFF.1);
@@ -210,7 +210,7 @@ impl Inner {
         let client = match PluginClient::connect(&self.name, &self.options).await {
             Ok(client) => Arc::new(client),
             Err(e) => {
-                let text = chain(&e);
+                let text = berth_api::error_chain(&e);
                 self.set_down(text.clone());
                 return Err(Failure::Setup(text));
             }
@@ -279,18 +279,6 @@ impl Inner {
             info!(plugin = %self.name, %addr, "authorization plugin is answering again");
         }
     }
-}
-
-/// An error and its causes, `: ` separated, as Go prints wrapped errors.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
 }
 
 /// Locks `mutex`; the data behind these locks stays consistent even if a holder panicked.
