@@ -1,9 +1,9 @@
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::response::{IntoResponse, Response};
 use berth_api::{ApiVersion, Error, MAX_API_VERSION};
-use bytes::Bytes;
 use http::request::Parts;
 use http::{StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
 use crate::{ApiError, error_response};
@@ -22,9 +22,17 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestApiVersion {
     }
 }
 
+/// The largest request body [`ApiJson`] reads: 10 MiB. dockerd decodes JSON bodies as a stream
+/// with no limit, but every JSON body of the API is a few KiB at most (a secret or config is
+/// under 1 MiB); the bodies that are legitimately large (image load and import, `PUT /archive`,
+/// build contexts) are streamed by their handlers and never go through [`ApiJson`].
+pub(crate) const MAX_JSON_BODY: usize = 10 << 20;
+
 /// A JSON request body read with dockerd's rules: an empty body is `T::default()`; otherwise the
 /// `Content-Type` must be `application/json` and the body exactly one JSON value. Every failure is
-/// a 400 `{"message": ...}` naming the problem.
+/// a 400 `{"message": ...}` naming the problem, except a body over 10 MiB: a 413 naming the
+/// limit, answered from `Content-Length` before reading when the client declares one.
+/// Nesting is bounded by serde_json's recursion limit (128 levels, a 400).
 #[derive(Debug, Clone, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -35,14 +43,32 @@ where
 {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let content_type = parts
+            .headers
             .get(header::CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            error_response(rejection.status(), &format!("cannot read request body: {rejection}"))
-        })?;
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|len| len > MAX_JSON_BODY as u64) {
+            return Err(body_too_large());
+        }
+        let body = match Limited::new(body, MAX_JSON_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+                return Err(body_too_large());
+            }
+            Err(err) => {
+                return Err(error_response(
+                    StatusCode::BAD_REQUEST,
+                    &format!("cannot read request body: {err}"),
+                ));
+            }
+        };
         if body.is_empty() {
             return Ok(Self(T::default()));
         }
@@ -53,6 +79,16 @@ where
 
 fn into_response(err: Error) -> Response {
     ApiError(err).into_response()
+}
+
+/// The 413 for a JSON body over [`MAX_JSON_BODY`].
+fn body_too_large() -> Response {
+    let message = format!(
+        "request body is too large: JSON request bodies are limited to {} MiB ({MAX_JSON_BODY} bytes)",
+        MAX_JSON_BODY >> 20
+    );
+    tracing::debug!(status = 413, "{message}");
+    error_response(StatusCode::PAYLOAD_TOO_LARGE, &message)
 }
 
 /// dockerd's `CheckForJSON`: the media type (parameters ignored) must be `application/json`.
@@ -134,7 +170,73 @@ where
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
+    use bytes::Bytes;
+
     use super::*;
+
+    fn post_json(body: Body, content_length: Option<usize>) -> Request {
+        let mut req = http::Request::post("/x").header(header::CONTENT_TYPE, "application/json");
+        if let Some(len) = content_length {
+            req = req.header(header::CONTENT_LENGTH, len);
+        }
+        req.body(body).expect("request")
+    }
+
+    /// The decoded body, or the status and message of the rejection.
+    async fn decode(req: Request) -> Result<serde_json::Value, (StatusCode, String)> {
+        match ApiJson::<serde_json::Value>::from_request(req, &()).await {
+            Ok(ApiJson(value)) => Ok(value),
+            Err(res) => {
+                let status = res.status();
+                let body = res.into_body().collect().await.expect("error body").to_bytes();
+                let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON error");
+                Err((status, json["message"].as_str().expect("message").to_owned()))
+            }
+        }
+    }
+
+    const TOO_LARGE: &str = "request body is too large: JSON request bodies are limited to 10 MiB \
+                             (10485760 bytes)";
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_refused_before_reading() {
+        let req = post_json(Body::from("{}"), Some(MAX_JSON_BODY + 1));
+        assert_eq!(decode(req).await, Err((StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.to_owned())));
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_is_cut_at_the_limit() {
+        // Chunked: no length to check first, so the limit applies while reading.
+        let chunks = (0..11).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 1 << 20])));
+        let req = post_json(Body::from_stream(futures_util::stream::iter(chunks)), None);
+        assert_eq!(decode(req).await, Err((StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.to_owned())));
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_limit_is_read() {
+        let text = format!("\"{}\"", "a".repeat(MAX_JSON_BODY - 2));
+        let req = post_json(Body::from(text), Some(MAX_JSON_BODY));
+        let value = decode(req).await.expect("at the limit");
+        assert_eq!(value.as_str().map(str::len), Some(MAX_JSON_BODY - 2));
+    }
+
+    #[tokio::test]
+    async fn absurd_nesting_is_a_400_not_a_stack_overflow() {
+        let depth = 100_000;
+        let open = "[".repeat(depth);
+        let balanced = format!("{open}{}", "]".repeat(depth));
+        let objects = "{\"a\":".repeat(depth);
+        for body in [open, balanced, objects] {
+            let req = post_json(Body::from(body), None);
+            let (status, message) = decode(req).await.expect_err("too deep");
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert!(message.starts_with("invalid JSON: recursion limit exceeded"), "{message}");
+        }
+        // 128 levels is serde_json's limit, not a problem for real bodies.
+        let deep_enough = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(decode(post_json(Body::from(deep_enough), None)).await.is_ok());
+    }
 
     #[test]
     fn content_type_rules_follow_dockerd() {
