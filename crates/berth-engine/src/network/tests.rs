@@ -186,8 +186,14 @@ async fn two_containers_talk_over_the_bridge_and_leave_nothing_behind() {
         let chain = iptables::masquerade_chain(&bridge.name, id);
         assert!(!nat.contains(&chain), "{chain} left behind:\n{nat}");
         assert!(!nat.contains(&format!("-s {}/32", att.ip)), "rule for {id} left:\n{nat}");
+        // The kernel destroys a removed namespace's veth pairs in a deferred work queue: wait
+        // for it, with a deadline, instead of racing it on a busy machine.
         let veth = att.host_veth.as_deref().expect("veth name");
-        assert!(!link_exists(veth), "{veth} left behind");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while link_exists(veth) {
+            assert!(std::time::Instant::now() < deadline, "{veth} left behind");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     net.cni.remove_bridge().await.expect("remove bridge");
     assert!(!link_exists(&bridge.name));
