@@ -60,7 +60,7 @@ pub(crate) async fn archive_get<G: Send + 'static>(
     let (stat, source) = tokio::task::spawn_blocking(move || {
         let root_fd = open_root(&root)?;
         let abs = archive_path(&path);
-        let (fd, st, stat) = stat_path(&root, &root_fd, &abs, &path, &container)?;
+        let (fd, st, stat) = stat_path(&root_fd, &abs, &path, &container)?;
         let base = go_base(&abs);
         let source = if at::is_dir(&st) {
             // moby rebases the walk root "." to the base name; for "/" that is the empty

@@ -81,7 +81,14 @@ fn copy_tree(source: OwnedFd, target: OwnedFd) -> io::Result<()> {
                 stack.push(Level { source, target, names, times: times(&st) });
             }
             SFlag::S_IFREG => {
-                let mut from = std::fs::File::from(at::open_child(src, &name, OFlag::O_RDONLY)?);
+                // Something else swapped in since the stat (a FIFO would block the open, a
+                // device never end) is not copied.
+                let from = at::open_child(src, &name, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
+                if at::file_type(&at::stat_fd(&from)?) != SFlag::S_IFREG {
+                    tracing::debug!(name = ?name, "not copying a file replaced while copying");
+                    continue;
+                }
+                let mut from = std::fs::File::from(from);
                 let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
                 let to = nix::fcntl::openat(dst, name.as_os_str(), flags | OFlag::O_CLOEXEC, perm)?;
                 let mut to = std::fs::File::from(to);

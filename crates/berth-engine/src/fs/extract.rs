@@ -1,26 +1,37 @@
 //! `PUT /containers/{name}/archive` (`docker cp` in): extracting a tar into a container.
 //!
 //! Every entry is created relative to the extraction directory as if that directory were `/`,
-//! which is what dockerd's `chrootarchive.Untar` (a chroot into it) gives: `..` and absolute
-//! names, absolute and relative symlinks planted in the container or earlier in the same archive
-//! (`x -> /` then `x/etc/passwd`), hard-link targets, all stay below it. The kernel enforces it
-//! (`openat2` with `RESOLVE_IN_ROOT` for each entry's parent, then one name relative to that
-//! descriptor, never following a final symlink), so a running container racing the extraction
-//! cannot redirect a write either.
+//! as moby's `Unpack` does (an `os.Root` on it): `..` and absolute names, symlinks planted in
+//! the container or earlier in the same archive (`x -> /` then `x/etc/passwd`), hard-link
+//! targets, all stay below it. The kernel enforces it (`openat2` with `RESOLVE_IN_ROOT` for
+//! each entry's parent, then one name relative to that descriptor, never following a final
+//! symlink), so a running container racing the extraction cannot redirect a write either. No
+//! code of the container runs (no chroot helper, no NSS look-up inside it: CVE-2019-14271).
 //!
-//! Decisions, as dockerd running as root:
-//! - names climbing above the extraction point (`../x`) and hard links to such targets fail the
-//!   whole request; absolute names are taken relative to it;
-//! - device nodes and FIFOs are created (dockerd skips devices only inside a user namespace);
+//! Decisions:
+//! - names climbing above the extraction point (`../x`, `a/../../x`) fail the whole request
+//!   with 400 `invalid entry name`, hard links to such targets with 400 `invalid hardlink
+//!   target`; absolute names and hard-link targets are taken relative to it (as moby; dockerd
+//!   answers these with 500, Berth with 400 as for any bad input);
+//! - a write through a relative link that climbs out of the extraction point lands inside it,
+//!   where moby refuses it ("path escapes from parent"); both keep it below the extraction
+//!   point;
+//! - an archive that cannot be read (malformed, truncated, or whose headers for one entry
+//!   exceed 4 MiB, a memory bound Go's reader has too) is a 400; so are entries the kernel
+//!   refuses for their name (too long, a parent that is not a directory, a link loop);
+//! - device nodes, FIFOs and set-user-ID bits are created as the archive says, as dockerd does
+//!   as root (it skips devices only inside a user namespace);
 //! - ownership is the archive's, or the container user's with `copyUIDGID` (see [`archive_put`]);
 //! - PAX `SCHILY.xattr.*` records are not applied (no xattr support yet) and logged.
 
+use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
+use std::rc::Rc;
 
 use async_compression::tokio::bufread::GzipDecoder;
 use berth_api::{Error, Result};
@@ -38,12 +49,17 @@ use tokio::sync::mpsc;
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use super::at;
-use super::paths::{archive_path, clean_abs, clean_entry_name, resolve, split_parent};
+use super::dirs::create_dirs;
+use super::paths::{archive_path, clean_abs, clean_entry_name, split_parent};
 use super::stat::open_root;
 
-/// Mode of directories an entry implies but the archive does not list (moby's
-/// `ImpliedDirectoryMode`).
-const IMPLIED_DIR_MODE: u32 = 0o755;
+/// How many bytes of headers one entry may come with: GNU long names and link targets, PAX
+/// records, sparse maps. The `tar` crate holds them in memory whatever their size; Go's reader
+/// refuses each over 1 MiB (`archive/tar: header field too long`).
+const HEADER_BUDGET: u64 = 4 << 20;
+
+/// The longest entry name shown in an error message.
+const SHOWN_MAX: usize = 256;
 
 /// Extracts the tar `body` into the directory `path` of the container whose root filesystem is
 /// mounted at `root`, as dockerd's `containerExtractToDir`.
@@ -194,30 +210,22 @@ struct DirTimes {
 
 /// Extracts `archive` below `dest` (moby's `Unpack`).
 fn extract(dest: &OwnedFd, archive: impl Read, options: &Options) -> Result<()> {
-    let mut archive = tar::Archive::new(archive);
+    let budget = Rc::new(Budget::default());
+    let mut archive = tar::Archive::new(Budgeted { inner: archive, budget: budget.clone() });
     let mut dirs: Vec<DirTimes> = Vec::new();
-    let entries = archive.entries().map_err(|err| read_error(&err))?;
-    for entry in entries {
+    let mut entries = archive.entries().map_err(|err| read_error(&err))?;
+    loop {
+        // Only what the `tar` crate reads to find the next entry counts: headers, long names,
+        // PAX records, padding. Entry data is read (or drained) below.
+        budget.start();
+        let next = entries.next();
+        budget.stop();
+        let Some(entry) = next else { break };
         let mut entry = entry.map_err(|err| read_error(&err))?;
-        let kind = entry.header().entry_type();
-        if kind == EntryType::XGlobalHeader {
-            continue;
-        }
-        let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
-        let name = match clean_entry_name(&raw) {
-            Ok(Some(name)) => name,
-            Ok(None) => continue,
-            Err(()) => return Err(Error::system(format!("invalid entry name {shown:?}"))),
-        };
-        let meta = Meta::read(&mut entry).map_err(|err| read_error(&err))?;
-        // dockerd names the entry by its cleaned name from here on.
-        let shown = String::from_utf8_lossy(&name).into_owned();
-        let created = create(dest, &name, &shown, kind, &mut entry, &meta, options)
-            .map_err(|err| err.into_api(&shown))?;
-        if created {
-            dirs.push(DirTimes { name, atime: meta.atime, mtime: meta.mtime });
-        }
+        extract_entry(dest, &mut entry, options, &mut dirs)?;
+        // What the entry did not use (a directory or link with data, a skipped entry), so that
+        // the next look-up only reads headers.
+        io::copy(&mut entry, &mut io::sink()).map_err(|err| read_error(&err))?;
     }
     // Directory times last: creating entries inside them changed their mtime.
     for dir in dirs.iter().rev() {
@@ -235,20 +243,108 @@ fn extract(dest: &OwnedFd, archive: impl Read, options: &Options) -> Result<()> 
             },
         );
         if let Err(err) = set {
-            let shown = String::from_utf8_lossy(&dir.name).into_owned();
+            let shown = shown(&dir.name);
             return Err(Error::system(format!("cannot set the times of {shown}: {err}")));
         }
     }
     Ok(())
 }
 
-fn read_error(err: &io::Error) -> Error {
-    Error::system(format!("cannot read the archive: {err}"))
+/// Extracts one entry; a directory is added to `dirs` (its times are set at the end).
+fn extract_entry<R: Read>(
+    dest: &OwnedFd,
+    entry: &mut tar::Entry<'_, R>,
+    options: &Options,
+    dirs: &mut Vec<DirTimes>,
+) -> Result<()> {
+    let kind = entry.header().entry_type();
+    if kind == EntryType::XGlobalHeader {
+        return Ok(());
+    }
+    let raw = entry.path_bytes().into_owned();
+    let name = match clean_entry_name(&raw) {
+        Ok(Some(name)) => name,
+        Ok(None) => return Ok(()),
+        Err(()) => return Err(Error::invalid(format!("invalid entry name {}", shown(&raw)))),
+    };
+    let meta = Meta::read(entry).map_err(|err| read_error(&err))?;
+    // dockerd names the entry by its cleaned name from here on.
+    let shown = shown(&name);
+    let created = create(dest, &name, &shown, kind, entry, &meta, options)
+        .map_err(|err| err.into_api(&shown))?;
+    if created {
+        dirs.push(DirTimes { name, atime: meta.atime, mtime: meta.mtime });
+    }
+    Ok(())
 }
 
-/// Why one entry failed: an I/O error, or a message of dockerd's.
+/// An archive that cannot be read: malformed, truncated, or the body failed. 400, as for any
+/// other bad input (dockerd passes Go's `archive/tar` error on as a 500).
+fn read_error(err: &io::Error) -> Error {
+    Error::invalid(format!("cannot read the archive: {err}"))
+}
+
+/// An entry name (or link target) for a message: quoted, cut to [`SHOWN_MAX`] bytes.
+fn shown(name: &[u8]) -> String {
+    if name.len() <= SHOWN_MAX {
+        return format!("{:?}", String::from_utf8_lossy(name));
+    }
+    let cut = String::from_utf8_lossy(&name[..SHOWN_MAX]);
+    format!("{cut:?}… ({} bytes)", name.len())
+}
+
+/// What the `tar` crate may still read while looking for the next entry.
+#[derive(Default)]
+struct Budget {
+    /// Counting (inside `Entries::next`).
+    active: Cell<bool>,
+    left: Cell<u64>,
+}
+
+impl Budget {
+    fn start(&self) {
+        self.left.set(HEADER_BUDGET);
+        self.active.set(true);
+    }
+
+    fn stop(&self) {
+        self.active.set(false);
+    }
+}
+
+/// The archive reader, refusing to feed more than [`HEADER_BUDGET`] bytes to one look-up of the
+/// next entry: a hostile GNU long name or PAX record of gigabytes would otherwise be read into
+/// memory whole.
+struct Budgeted<R> {
+    inner: R,
+    budget: Rc<Budget>,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.budget.active.get() {
+            return self.inner.read(buf);
+        }
+        let left = self.budget.left.get();
+        if left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the headers of an entry exceed {} MiB", HEADER_BUDGET >> 20),
+            ));
+        }
+        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
+        let n = self.inner.read(&mut buf[..want])?;
+        self.budget.left.set(left - n as u64);
+        Ok(n)
+    }
+}
+
+/// Why one entry failed.
 enum EntryError {
     Io(io::Error),
+    /// The archive's fault, named by dockerd's message (400).
+    Invalid(String),
+    /// A refusal dockerd answers with 500 (`noOverwriteDirNonDir`).
     Message(String),
 }
 
@@ -256,8 +352,25 @@ impl EntryError {
     fn into_api(self, shown: &str) -> Error {
         match self {
             EntryError::Io(err) => {
-                Error::system(format!("cannot extract {shown:?}: {err}")).with_source(err)
+                let message = format!("cannot extract {shown}: {err}");
+                // What the archive asks for and cannot be: a name too long, a parent that is
+                // not a directory, a link loop, a NUL in a name. Anything else is the host's.
+                let invalid = matches!(
+                    err.raw_os_error(),
+                    Some(
+                        nix::libc::ENAMETOOLONG
+                            | nix::libc::ENOTDIR
+                            | nix::libc::ELOOP
+                            | nix::libc::EINVAL
+                    )
+                );
+                if invalid {
+                    Error::invalid(message).with_source(err)
+                } else {
+                    Error::system(message).with_source(err)
+                }
             }
+            EntryError::Invalid(message) => Error::invalid(message),
             EntryError::Message(message) => Error::system(message),
         }
     }
@@ -363,7 +476,7 @@ fn bound(t: TimeSpec) -> TimeSpec {
 fn create<R: Read>(
     dest: &OwnedFd,
     name: &[u8],
-    shown: &str,
+    name_shown: &str,
     kind: EntryType,
     entry: &mut tar::Entry<'_, R>,
     meta: &Meta,
@@ -371,16 +484,38 @@ fn create<R: Read>(
 ) -> std::result::Result<bool, EntryError> {
     let (parent_name, base) = split_parent(name);
     let base = at::os(base);
-    let parent = open_parent(dest, parent_name)?;
+    let parent = create_dirs(dest, parent_name, None)?;
 
-    // The hard link's target first: it may not be this very name.
+    // The hard link's target first: it may not be this very name. Absolute targets are taken
+    // from the extraction point, as moby does; climbing above it is refused.
     let link_target = if kind == EntryType::Link {
         let target = meta.link.as_deref().unwrap_or_default();
-        let invalid =
-            || EntryError::Message(format!("invalid hardlink target {:?}", os_lossy(target)));
+        let invalid = || EntryError::Invalid(format!("invalid hardlink target {}", shown(target)));
         let cleaned = clean_entry_name(target).map_err(|()| invalid())?.ok_or_else(invalid)?;
         let (target_parent, target_base) = split_parent(&cleaned);
-        let dir = at::open_in(dest, at::os(target_parent), OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+        let missing = || {
+            EntryError::Invalid(format!(
+                "cannot extract {name_shown}: hardlink target {} does not exist",
+                shown(target)
+            ))
+        };
+        let dir = match at::open_in(dest, at::os(target_parent), OFlag::O_PATH | OFlag::O_DIRECTORY)
+        {
+            Ok(dir) => dir,
+            Err(err) if at::is_missing(&err) => return Err(missing()),
+            Err(err) => return Err(err.into()),
+        };
+        match nix::sys::stat::fstatat(&dir, at::os(target_base), AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if at::is_dir(&st) => {
+                return Err(EntryError::Invalid(format!(
+                    "cannot extract {name_shown}: hardlink target {} is a directory",
+                    shown(target)
+                )));
+            }
+            Ok(_) => {}
+            Err(Errno::ENOENT | Errno::ENOTDIR) => return Err(missing()),
+            Err(err) => return Err(err.into()),
+        }
         Some((dir, at::os(target_base).to_owned()))
     } else {
         None
@@ -393,13 +528,13 @@ fn create<R: Read>(
             let existing_is_dir = at::is_dir(&existing);
             if options.no_overwrite_dir_non_dir && existing_is_dir && !entry_is_dir {
                 return Err(EntryError::Message(format!(
-                    "cannot overwrite directory {shown:?} with non-directory {:?}",
+                    "cannot overwrite directory {name_shown} with non-directory {:?}",
                     options.dest_name
                 )));
             }
             if options.no_overwrite_dir_non_dir && !existing_is_dir && entry_is_dir {
                 return Err(EntryError::Message(format!(
-                    "cannot overwrite non-directory {shown:?} with directory {:?}",
+                    "cannot overwrite non-directory {name_shown} with directory {:?}",
                     options.dest_name
                 )));
             }
@@ -497,50 +632,6 @@ fn create<R: Read>(
         UtimensatFlags::NoFollowSymlink,
     )?;
     Ok(false)
-}
-
-fn os_lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Opens the directory `name` below `dest` (resolved with `dest` as `/`), creating what is
-/// missing with moby's implied-directory mode. As moby, a dangling symlink on the way leads to
-/// where it points (inside `dest`), and the missing directories are created there.
-fn open_parent(dest: &OwnedFd, name: &[u8]) -> io::Result<OwnedFd> {
-    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY;
-    match at::open_in(dest, at::os(name), flags) {
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        other => return other,
-    }
-    // Where the symlinks that exist lead, missing elements kept; the kernel checks every step
-    // again below, so a link changed meanwhile cannot lead outside.
-    let base = at::proc_path(dest);
-    let resolved = resolve(&base, name, true)?;
-    let rel = resolved.strip_prefix(&base).map_err(io::Error::other)?;
-    let elements: Vec<&OsStr> = rel.iter().collect();
-    let mut dir = dest.try_clone()?;
-    for (i, element) in elements.iter().enumerate() {
-        let prefix: PathBuf = elements[..=i].iter().collect();
-        match at::open_in(dest, &prefix, flags) {
-            Ok(next) => {
-                dir = next;
-                continue;
-            }
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err),
-        }
-        let mode = Mode::from_bits_truncate(IMPLIED_DIR_MODE);
-        match nix::sys::stat::mkdirat(&dir, *element, mode) {
-            Ok(()) | Err(Errno::EEXIST) => {}
-            Err(err) => return Err(err.into()),
-        }
-        // Not through the name: something may have replaced it since.
-        let created = at::open_child(&dir, element, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
-        std::fs::File::from(created)
-            .set_permissions(std::fs::Permissions::from_mode(IMPLIED_DIR_MODE))?;
-        dir = at::open_in(dest, &prefix, flags)?;
-    }
-    Ok(dir)
 }
 
 /// Removes `name` in `dir` and, for a directory, everything below it, never following a symlink.

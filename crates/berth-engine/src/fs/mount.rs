@@ -195,25 +195,7 @@ pub(crate) fn bind_in_root(root: &Path, path: &str, source: &Path, readonly: boo
     let failed = |err: io::Error| {
         Error::system(format!("cannot mount {} on {path}: {err}", source.display()))
     };
-    let root_fd = at::open_dir(root).map_err(failed)?;
-    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY;
-    let mut dir = at::open_in(&root_fd, "", flags).map_err(failed)?;
-    let mut prefix = PathBuf::new();
-    for element in path.split('/').filter(|e| !e.is_empty() && *e != ".") {
-        prefix.push(element);
-        match at::open_in(&root_fd, &prefix, flags) {
-            Ok(next) => dir = next,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                let mode = nix::sys::stat::Mode::from_bits_truncate(0o755);
-                match nix::sys::stat::mkdirat(&dir, element, mode) {
-                    Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-                    Err(err) => return Err(failed(err.into())),
-                }
-                dir = at::open_in(&root_fd, &prefix, flags).map_err(failed)?;
-            }
-            Err(err) => return Err(failed(err)),
-        }
-    }
+    let dir = super::create_dir_in_root(root, path, None).map_err(failed)?;
     let target = at::proc_path(&dir);
     nix::mount::mount(
         Some(source),
@@ -225,7 +207,9 @@ pub(crate) fn bind_in_root(root: &Path, path: &str, source: &Path, readonly: boo
     .map_err(|e| failed(e.into()))?;
     if readonly {
         // The new mount, reached again through the tree (the old descriptor is below it).
-        let mounted = at::open_in(&root_fd, &prefix, flags).map_err(failed)?;
+        let root_fd = at::open_dir(root).map_err(failed)?;
+        let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY;
+        let mounted = at::open_in(&root_fd, path, flags).map_err(failed)?;
         let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
         nix::mount::mount(
             None::<&str>,

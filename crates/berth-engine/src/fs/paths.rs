@@ -1,12 +1,18 @@
-//! Container paths as dockerd reads them (Go's `path/filepath` rules), and a lexical resolver that
+//! Container paths as dockerd reads them (Go's `path/filepath` rules), and a resolver that
 //! follows symlinks the way the container would see them.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use berth_api::{Error, Result};
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::SFlag;
+
+use super::at;
 
 /// How many symlinks one resolution may follow, as moby's `FollowSymlinkInScope`.
 const MAX_LINKS: usize = 255;
@@ -77,27 +83,53 @@ pub(super) fn archive_path(path: &str) -> String {
 /// `/` or `/.`. Missing elements are kept as they are (the result may not exist). The result is
 /// always `root` joined with a path free of `..`.
 ///
-/// This is a lexical walk with `lstat`/`readlink`, like moby's `FollowSymlinkInScope`: a running
-/// container can change its filesystem between this check and a later use of the result, so
-/// Berth uses it only for information (`linkTarget`); file operations go through `openat2` with
-/// `RESOLVE_IN_ROOT`, which the kernel resolves the same way atomically. More than 255 links is
-/// an error, as is any failure other than a missing element.
+/// Like moby's `FollowSymlinkInScope`, but walked with descriptors (see [`resolve_at`]): no
+/// path-based syscall ever sees a container path, so a link swapped in meanwhile cannot make the
+/// walk read the host. A running container can still change its filesystem between this call
+/// and a later use of the result, so the result is information only, never a path to hand to a
+/// path-based file operation (`std::fs::create_dir_all`, `chown`, `read`): those must go through
+/// `openat2` with `RESOLVE_IN_ROOT`, which the kernel resolves the same way atomically (see
+/// [`super::create_dir_in_root`]). More than 255 links is an error, as is any failure other than
+/// a missing element.
 pub(crate) fn resolve_in_root(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf> {
     let follow_last = follow_last || path.ends_with('/') || specifies_current_dir(path);
-    resolve(root, path.as_bytes(), follow_last).map_err(|err| match err.raw_os_error() {
+    let resolved = at::open_dir(root)
+        .and_then(|root_fd| resolve_at(root_fd.as_fd(), path.as_bytes(), follow_last))
+        .map_err(|err| resolve_error(path, err))?;
+    let mut out = root.to_path_buf();
+    out.extend(resolved);
+    Ok(out)
+}
+
+/// The error of a failed resolution: too many links, or whatever the walk met.
+pub(super) fn resolve_error(path: &str, err: io::Error) -> Error {
+    match err.raw_os_error() {
         Some(code) if code == nix::libc::ELOOP => {
             Error::system(format!("too many symbolic links in {path}"))
         }
         _ => Error::system(format!("cannot resolve {path}: {err}")).with_source(err),
-    })
+    }
 }
 
-/// [`resolve_in_root`] on bytes, with the raw I/O error.
-pub(super) fn resolve(root: &Path, path: &[u8], follow_last: bool) -> io::Result<PathBuf> {
+/// [`resolve_in_root`] below the directory `root` (a descriptor), on bytes, with the raw I/O
+/// error: the elements of the resolved path relative to `root`, free of `.`, `..` and links
+/// (except those past a missing element, kept as written).
+///
+/// Each element is looked up with `fstatat`/`readlinkat` relative to the descriptor of the
+/// directory before it, opened without following links (`O_NOFOLLOW`), so the walk never
+/// leaves `root` even while the tree changes under it; a directory swapped for a link between
+/// the look-up and the open is an error (`ELOOP` or `ENOTDIR`).
+pub(super) fn resolve_at(
+    root: BorrowedFd<'_>,
+    path: &[u8],
+    follow_last: bool,
+) -> io::Result<Vec<OsString>> {
     // Elements still to walk, the next one last; link targets are pushed on top.
     let mut pending: Vec<OsString> = Vec::new();
     push_elements(&mut pending, path);
-    let mut resolved: Vec<OsString> = Vec::new();
+    // Each resolved element with the descriptor of the directory it names; `None` once the walk
+    // is past something missing or not a directory (nothing below it can be looked up).
+    let mut resolved: Vec<(OsString, Option<OwnedFd>)> = Vec::new();
     let mut links = 0usize;
     while let Some(element) = pending.pop() {
         if element.as_bytes() == b".." {
@@ -105,36 +137,49 @@ pub(super) fn resolve(root: &Path, path: &[u8], follow_last: bool) -> io::Result
             continue;
         }
         if pending.is_empty() && !follow_last {
-            resolved.push(element);
+            resolved.push((element, None));
             continue;
         }
-        let candidate = join(root, &resolved).join(&element);
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(meta) if meta.file_type().is_symlink() => {
+        let dir = match resolved.last() {
+            None => root,
+            Some((_, Some(fd))) => fd.as_fd(),
+            Some((_, None)) => {
+                resolved.push((element, None));
+                continue;
+            }
+        };
+        let st =
+            match nix::sys::stat::fstatat(dir, element.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                // What does not exist (or sits below a non-directory) is kept as written: the
+                // caller's own operation reports it.
+                Err(Errno::ENOENT | Errno::ENOTDIR) => {
+                    resolved.push((element, None));
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+        match at::file_type(&st) {
+            SFlag::S_IFLNK => {
                 links += 1;
                 if links > MAX_LINKS {
                     return Err(io::Error::from_raw_os_error(nix::libc::ELOOP));
                 }
-                let target = std::fs::read_link(&candidate)?;
-                let target = target.as_os_str().as_bytes();
+                let target = nix::fcntl::readlinkat(dir, element.as_os_str())?;
+                let target = target.as_bytes();
                 if target.starts_with(b"/") {
                     resolved.clear();
                 }
                 push_elements(&mut pending, target);
             }
-            Ok(_) => resolved.push(element),
-            // What does not exist (or sits below a non-directory) is kept as written: the
-            // caller's own operation reports it.
-            Err(err)
-                if err.kind() == io::ErrorKind::NotFound
-                    || err.raw_os_error() == Some(nix::libc::ENOTDIR) =>
-            {
-                resolved.push(element)
+            SFlag::S_IFDIR => {
+                let fd = at::open_child(dir, &element, OFlag::O_PATH | OFlag::O_DIRECTORY)?;
+                resolved.push((element, Some(fd)));
             }
-            Err(err) => return Err(err),
+            _ => resolved.push((element, None)),
         }
     }
-    Ok(join(root, &resolved))
+    Ok(resolved.into_iter().map(|(element, _)| element).collect())
 }
 
 /// Pushes the elements of `path` so that the first ends on top; empty and `.` elements are
@@ -145,12 +190,6 @@ fn push_elements(pending: &mut Vec<OsString>, path: &[u8]) {
     for element in elements.into_iter().rev() {
         pending.push(OsStr::from_bytes(element).to_owned());
     }
-}
-
-fn join(root: &Path, elements: &[OsString]) -> PathBuf {
-    let mut out = root.to_path_buf();
-    out.extend(elements);
-    out
 }
 
 /// Splits a cleaned relative entry name (no `.`/`..`/empty elements) into its parent and its

@@ -1,7 +1,8 @@
 //! `HEAD /containers/{name}/archive`: the `PathStat` of a path in a container.
 
+use std::ffi::OsString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use berth_api::container::PathStat;
@@ -10,7 +11,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::{FileStat, SFlag};
 
 use super::at;
-use super::paths::{go_base, resolve_in_root};
+use super::paths::{go_base, resolve_at, resolve_error};
 
 /// Go's `os.FileMode` type and special bits (`io/fs`).
 mod go {
@@ -72,7 +73,7 @@ pub(crate) async fn stat(root: &Path, path: &str, container: &str) -> Result<Pat
     let (root, path, container) = (root.to_owned(), path.to_owned(), container.to_owned());
     tokio::task::spawn_blocking(move || {
         let root_fd = open_root(&root)?;
-        let (_, _, stat) = stat_path(&root, &root_fd, &path, &path, &container)?;
+        let (_, _, stat) = stat_path(&root_fd, &path, &path, &container)?;
         Ok(stat)
     })
     .await
@@ -91,7 +92,6 @@ pub(super) fn open_root(root: &Path) -> Result<OwnedFd> {
 /// and builds its `PathStat`, named after `lookup`. `shown` is the path as the client wrote it,
 /// for the 404.
 pub(super) fn stat_path(
-    root: &Path,
     root_fd: &OwnedFd,
     lookup: &str,
     shown: &str,
@@ -104,7 +104,9 @@ pub(super) fn stat_path(
     })?;
     let st = at::stat_fd(&fd).map_err(|err| lstat_error(lookup, err))?;
     let link_target = if at::file_type(&st) == SFlag::S_IFLNK {
-        container_path(root, &resolve_in_root(root, lookup, true)?)
+        let resolved = resolve_at(root_fd.as_fd(), lookup.as_bytes(), true)
+            .map_err(|err| resolve_error(lookup, err))?;
+        container_path(&resolved)
     } else {
         String::new()
     };
@@ -122,11 +124,14 @@ fn lstat_error(path: &str, err: io::Error) -> Error {
     Error::system(format!("lstat {path}: {why}")).with_source(err)
 }
 
-/// `/` + the part of `host` below `root` (the resolver's result is always below it).
-fn container_path(root: &Path, host: &Path) -> String {
-    let rel = host.strip_prefix(root).unwrap_or(host);
-    let rel = rel.to_string_lossy();
-    if rel.is_empty() { "/".to_owned() } else { format!("/{rel}") }
+/// The container path of resolved elements: `/` + the elements joined.
+fn container_path(elements: &[OsString]) -> String {
+    let mut out = String::new();
+    for element in elements {
+        out.push('/');
+        out.push_str(&element.to_string_lossy());
+    }
+    if out.is_empty() { "/".to_owned() } else { out }
 }
 
 /// The `PathStat` of `st`.

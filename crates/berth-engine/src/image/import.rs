@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::pin::Pin;
 
 use async_compression::tokio::bufread::GzipDecoder;
 use berth_api::Error;
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use containerd_client::types::Descriptor;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use super::{
@@ -70,11 +71,11 @@ async fn import_in(
     let unpacked =
         unpack::unpack(conn, &[Layer { blob: blob.clone(), diff_id: layer.digest.clone() }])
             .await
-            .map_err(|e| match e.kind() {
-                berth_api::ErrorKind::System => {
-                    Error::invalid(format!("import: not a valid tar archive: {e}"))
-                }
-                _ => e,
+            .map_err(|e| match tar_error(e.message()) {
+                // The archive's fault, found past its first header by containerd's (Go) reader.
+                Some(why) => Error::invalid(format!("import: not a valid tar archive: {why}")),
+                // Anything else (disk full, containerd gone) is not the client's.
+                None => e,
             })?;
     let (chain, disk_size) = unpacked.first().cloned().unwrap_or_default();
 
@@ -172,7 +173,8 @@ pub(crate) async fn write_image(
     Ok(config_blob.digest)
 }
 
-/// The tar stream: gzip is undone; other compressions are refused by name.
+/// The tar stream: gzip is undone; other compressions are refused by name; what does not start
+/// as a tar archive does is refused before anything is stored (see [`check_first_block`]).
 async fn decompressed(
     body: BoxStream<'static, Result<Bytes, Error>>,
 ) -> Result<BoxStream<'static, Result<Bytes, Error>>, Error> {
@@ -187,16 +189,82 @@ async fn decompressed(
         [] => return Err(Error::invalid("import: the tarball is empty")),
         _ => "none",
     };
-    let stream = match kind {
-        "none" => to_stream(reader),
-        "gzip" => to_stream(GzipDecoder::new(reader)),
+    let mut tar: Pin<Box<dyn AsyncRead + Send>> = match kind {
+        "none" => Box::pin(reader),
+        "gzip" => Box::pin(GzipDecoder::new(reader)),
         other => {
             return Err(Error::invalid(format!(
                 "import: {other}-compressed tarballs are not supported; use a plain or gzip tarball"
             )));
         }
     };
-    Ok(stream)
+    let mut first = vec![0u8; BLOCK];
+    let mut filled = 0;
+    while filled < BLOCK {
+        match tar.read(&mut first[filled..]).await.map_err(read_error)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    first.truncate(filled);
+    check_first_block(&first)?;
+    let first = futures_util::stream::iter([Ok(Bytes::from(first))]);
+    Ok(first.chain(to_stream(tar)).boxed())
+}
+
+/// The size of a tar block (and header).
+const BLOCK: usize = 512;
+
+/// Refuses input that Go's `archive/tar` reader (containerd's, and dockerd's) would refuse at
+/// its first header, with its words: part of a block (`unexpected EOF`), or a block that is not
+/// a header (`archive/tar: invalid tar header`: its checksum field does not match the block's
+/// sum, signed or unsigned, counted with the field as spaces). An all-zero block is the end of
+/// an empty archive, which dockerd imports as an empty layer. Nothing (a decompressed empty
+/// body) is left to the caller.
+fn check_first_block(block: &[u8]) -> Result<(), Error> {
+    let invalid = |why: &str| Error::invalid(format!("import: not a valid tar archive: {why}"));
+    if block.is_empty() || block.iter().all(|b| *b == 0) {
+        return Ok(());
+    }
+    if block.len() < BLOCK {
+        return Err(invalid("unexpected EOF"));
+    }
+    let field = &block[148..156];
+    let (mut unsigned, mut signed) = (0u64, 0i64);
+    for (i, b) in block.iter().enumerate() {
+        let b = if (148..156).contains(&i) { b' ' } else { *b };
+        unsigned += u64::from(b);
+        signed += i64::from(b as i8);
+    }
+    // Go's `parseOctal`: spaces and NULs trimmed around, the rest up to a NUL, in octal.
+    let trimmed = trim(field);
+    let digits = trimmed.split(|b| *b == 0).next().unwrap_or_default();
+    let value = if digits.is_empty() {
+        Some(0)
+    } else {
+        std::str::from_utf8(digits).ok().and_then(|d| u64::from_str_radix(d, 8).ok())
+    };
+    let matches =
+        value.is_some_and(|v| v == unsigned || i64::try_from(v).is_ok_and(|v| v == signed));
+    if matches { Ok(()) } else { Err(invalid("archive/tar: invalid tar header")) }
+}
+
+/// `bytes` without leading and trailing spaces and NULs.
+fn trim(bytes: &[u8]) -> &[u8] {
+    let keep = |b: &u8| *b != b' ' && *b != 0;
+    let start = bytes.iter().position(keep).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(keep).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// The part of an apply error that says the archive is malformed, as Go's `archive/tar` words
+/// it (`archive/tar: invalid tar header`, `unexpected EOF`), without the temporary mount path
+/// containerd puts before it; `None` for any other failure.
+fn tar_error(message: &str) -> Option<&str> {
+    if let Some(i) = message.find("archive/tar:") {
+        return Some(&message[i..]);
+    }
+    message.ends_with("unexpected EOF").then_some("unexpected EOF")
 }
 
 fn to_stream<R: AsyncRead + Send + 'static>(reader: R) -> BoxStream<'static, Result<Bytes, Error>> {
@@ -206,3 +274,6 @@ fn to_stream<R: AsyncRead + Send + 'static>(reader: R) -> BoxStream<'static, Res
 fn read_error(e: io::Error) -> Error {
     Error::invalid(format!("import: cannot read the tarball: {e}"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -103,27 +103,53 @@ pub(crate) fn parse_reference(name: &str) -> Result<Reference, Error> {
         .map_err(|e| Error::invalid(e.to_string()))
 }
 
-/// The image store. Cloning is cheap and clones share the resolved-image cache, so background
-/// tasks (pull, push, load) take their own handle.
+/// The image store. Cloning is cheap and clones share the caches, so background tasks (pull,
+/// push, load) take their own handle.
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     conn: Containerd,
     cache: Arc<Mutex<HashMap<String, Arc<Resolved>>>>,
+    /// containerd's image records, kept between requests: `/info`, `/images/json` and every
+    /// container create read them, and containerd's list costs a gRPC round trip plus its own
+    /// CPU each time (the bench's profile of `/info`). Every write of a record goes through
+    /// this store and drops the copy, so it is never older than the store's own changes.
+    records: Arc<Mutex<RecordCache>>,
     /// Registries reached over plain HTTP (`host[:port]` or CIDR) besides `127.0.0.0/8`.
     pub(crate) insecure_registries: Vec<String>,
 }
 
+/// The last list of image records, and how many times the records changed: a list fetched
+/// while a write was under way is not kept.
+#[derive(Debug, Default)]
+struct RecordCache {
+    generation: u64,
+    records: Option<Arc<Vec<Record>>>,
+}
+
 impl Store {
     pub(crate) fn new(conn: Containerd, insecure_registries: Vec<String>) -> Self {
-        Self { conn, cache: Arc::new(Mutex::new(HashMap::new())), insecure_registries }
+        Self {
+            conn,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+            records: Arc::default(),
+            insecure_registries,
+        }
     }
 
     pub(crate) fn conn(&self) -> &Containerd {
         &self.conn
     }
 
-    /// Every image, each with the records naming it, newest record order kept stable.
-    pub(crate) async fn entries(&self) -> Result<Vec<Entry>, Error> {
+    /// containerd's image records: the kept copy, or a fresh list (kept unless a write
+    /// happened meanwhile).
+    async fn records(&self) -> Result<Arc<Vec<Record>>, Error> {
+        let generation = {
+            let cache = self.records.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(records) = &cache.records {
+                return Ok(Arc::clone(records));
+            }
+            cache.generation
+        };
         let records = self
             .conn
             .images()
@@ -132,8 +158,27 @@ impl Store {
             .map_err(|s| status_error("list images", s))?
             .into_inner()
             .images;
+        let records = Arc::new(records);
+        let mut cache = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.generation == generation {
+            cache.records = Some(Arc::clone(&records));
+        }
+        Ok(records)
+    }
+
+    /// Drops the kept records: called after every create, update or delete of a record,
+    /// whether it succeeded or not (a failed call may still have changed containerd).
+    fn records_changed(&self) {
+        let mut cache = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        cache.generation += 1;
+        cache.records = None;
+    }
+
+    /// Every image, each with the records naming it, newest record order kept stable.
+    pub(crate) async fn entries(&self) -> Result<Vec<Entry>, Error> {
+        let records = self.records().await?;
         let mut by_id: BTreeMap<String, Entry> = BTreeMap::new();
-        for record in records {
+        for record in records.iter().cloned() {
             let Some(target) = record.target.clone() else {
                 continue;
             };
@@ -249,18 +294,22 @@ impl Store {
         };
         match &previous {
             None => {
-                self.conn
+                let created = self
+                    .conn
                     .images()
                     .create(CreateImageRequest { image: Some(record), ..Default::default() })
-                    .await
-                    .map_err(|s| status_error("create image", s))?;
+                    .await;
+                self.records_changed();
+                created.map_err(|s| status_error("create image", s))?;
             }
             Some(old) => {
-                self.conn
+                let updated = self
+                    .conn
                     .images()
                     .update(UpdateImageRequest { image: Some(record), ..Default::default() })
-                    .await
-                    .map_err(|s| status_error("update image", s))?;
+                    .await;
+                self.records_changed();
+                updated.map_err(|s| status_error("update image", s))?;
                 if let Some(old_target) = &old.target
                     && old_target.digest != target.digest
                 {
@@ -292,23 +341,26 @@ impl Store {
                 target: Some(target.clone()),
                 ..Default::default()
             };
-            self.conn
+            let created = self
+                .conn
                 .images()
                 .create(CreateImageRequest { image: Some(keeper), ..Default::default() })
-                .await
-                .map_err(|s| status_error("create image", s))?;
+                .await;
+            self.records_changed();
+            created.map_err(|s| status_error("create image", s))?;
         }
         Ok(())
     }
 
     /// Deletes a record; a missing one is fine.
     pub(crate) async fn delete_record(&self, name: &str) -> Result<(), Error> {
-        match self
+        let deleted = self
             .conn
             .images()
             .delete(DeleteImageRequest { name: name.to_owned(), sync: false, ..Default::default() })
-            .await
-        {
+            .await;
+        self.records_changed();
+        match deleted {
             Ok(_) => Ok(()),
             Err(s) if s.code() == tonic::Code::NotFound => Ok(()),
             Err(s) => Err(status_error("delete image", s)),

@@ -6,13 +6,15 @@
 
 mod changes;
 mod get;
+mod hostile;
 mod mount;
 mod paths;
 mod put;
+mod race;
 mod stat;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth_backend::ByteStream;
@@ -23,20 +25,29 @@ use tar::{EntryType, Header};
 /// A container root (`<dir>/root`) next to a stand-in for the host (`<dir>/host`, holding
 /// `sentinel`).
 pub(super) struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub(super) root: PathBuf,
     pub(super) host: PathBuf,
 }
 
 impl Fixture {
     pub(super) fn new() -> Self {
+        // Tests extract below `/dst` of their root. Should the confinement ever break, that path
+        // resolves on the host instead, where it must not exist, so the writes fail rather than
+        // land on the host's own files.
+        assert!(
+            std::fs::symlink_metadata("/dst").is_err(),
+            "the host has a /dst: the fs tests refuse to run here"
+        );
         let dir = tempfile::Builder::new().prefix("berth-fs-").tempdir_in("/tmp").expect("tempdir");
         let root = dir.path().join("root");
         let host = dir.path().join("host");
         std::fs::create_dir(&root).expect("root");
         std::fs::create_dir(&host).expect("host");
         std::fs::write(host.join("sentinel"), "host secret").expect("sentinel");
-        Self { _dir: dir, root, host }
+        std::fs::set_permissions(host.join("sentinel"), std::fs::Permissions::from_mode(0o640))
+            .expect("chmod");
+        Self { dir, root, host }
     }
 
     /// A path below the root.
@@ -74,8 +85,15 @@ impl Fixture {
         self.host.to_string_lossy().into_owned()
     }
 
-    /// Nothing on the "host" changed: only the sentinel, with its content.
+    /// Nothing outside the root changed: next to it only the "host" directory, which holds only
+    /// the sentinel, with its content.
     pub(super) fn assert_host_untouched(&self) {
+        let mut next_to_root: Vec<_> = std::fs::read_dir(self.dir.path())
+            .expect("read the fixture")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        next_to_root.sort();
+        assert_eq!(next_to_root, ["host", "root"], "something appeared next to the root");
         let names: Vec<_> = std::fs::read_dir(&self.host)
             .expect("read host")
             .map(|e| e.expect("entry").file_name())
@@ -83,6 +101,10 @@ impl Fixture {
         assert_eq!(names, ["sentinel"], "something appeared next to the sentinel");
         let meta = std::fs::symlink_metadata(self.host.join("sentinel")).expect("sentinel");
         assert!(meta.file_type().is_file(), "the sentinel was replaced");
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640, "the sentinel's mode changed");
+        assert_eq!(meta.nlink(), 1, "something links to the sentinel");
+        let owner = (meta.uid(), meta.gid());
+        assert_eq!(owner, (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()));
         assert_eq!(
             std::fs::read_to_string(self.host.join("sentinel")).expect("sentinel"),
             "host secret"
