@@ -208,29 +208,10 @@ fn apply_ulimits(spec: &mut Value, hc: &HostConfig) {
 }
 
 /// Creates the working directory inside the root filesystem (following the container's own
-/// symlinks, never leaving it), owned by the container's user as dockerd does.
+/// symlinks through descriptors, never leaving it), what it creates owned by the container's
+/// user as dockerd does.
 fn create_working_dir(root: &std::path::Path, dir: &str, uid: u32, gid: u32) -> Result<()> {
-    let target = crate::fs::resolve_in_root(root, dir, true)?;
-    if target.is_dir() {
-        return Ok(());
-    }
-    let mut missing = Vec::new();
-    let mut cur = target.as_path();
-    while !cur.exists() && cur.starts_with(root) && cur != root {
-        missing.push(cur.to_owned());
-        match cur.parent() {
-            Some(p) => cur = p,
-            None => break,
-        }
-    }
-    std::fs::create_dir_all(&target).map_err(|e| {
+    crate::fs::create_dir_in_root(root, dir, Some((uid, gid))).map(drop).map_err(|e| {
         Error::invalid(format!("cannot create working directory {dir}")).with_source(e)
-    })?;
-    for path in missing {
-        let owner = (Some(nix::unistd::Uid::from_raw(uid)), Some(nix::unistd::Gid::from_raw(gid)));
-        if let Err(e) = nix::unistd::chown(&path, owner.0, owner.1) {
-            tracing::debug!(path = %path.display(), error = %e, "cannot chown working directory");
-        }
-    }
-    Ok(())
+    })
 }

@@ -17,6 +17,7 @@ mod dirs;
 mod extract;
 mod mount;
 mod paths;
+mod read;
 mod stat;
 
 pub(crate) use archive::{archive_get, export};
@@ -25,7 +26,7 @@ pub(crate) use copy::copy_up;
 pub(crate) use dirs::create_dir_in_root;
 pub(crate) use extract::archive_put;
 pub(crate) use mount::{TempMount, bind_in_root, lower_dirs, mount_fstab, upper_dir};
-pub(crate) use paths::resolve_in_root;
+pub(crate) use read::read_file_in_root;
 pub(crate) use stat::stat;
 
 #[cfg(test)]

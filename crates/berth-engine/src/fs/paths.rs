@@ -91,7 +91,8 @@ pub(super) fn archive_path(path: &str) -> String {
 /// `openat2` with `RESOLVE_IN_ROOT`, which the kernel resolves the same way atomically (see
 /// [`super::create_dir_in_root`]). More than 255 links is an error, as is any failure other than
 /// a missing element.
-pub(crate) fn resolve_in_root(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf> {
+#[cfg_attr(not(test), expect(dead_code, reason = "the tests check the walk through it"))]
+pub(super) fn resolve_in_root(root: &Path, path: &str, follow_last: bool) -> Result<PathBuf> {
     let follow_last = follow_last || path.ends_with('/') || specifies_current_dir(path);
     let resolved = at::open_dir(root)
         .and_then(|root_fd| resolve_at(root_fd.as_fd(), path.as_bytes(), follow_last))

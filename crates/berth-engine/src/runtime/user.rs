@@ -4,9 +4,9 @@
 //! The resolution is a pure function over the two files' contents; [`load`] reads them from a
 //! mounted root filesystem without following symlinks out of it.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
-use berth_api::Error;
+use berth_api::{Error, ErrorKind};
 
 use super::spec::ProcessUser;
 
@@ -169,63 +169,28 @@ pub(crate) fn resolve(
     Ok(ExecUser { user: ProcessUser { uid, gid, additional_gids }, home })
 }
 
+/// The largest `/etc/passwd` or `/etc/group` read (a container could plant anything there).
+const MAX_USER_FILE: u64 = 16 << 20;
+
 /// Reads `/etc/passwd` and `/etc/group` from the root filesystem at `rootfs` (a mounted
-/// snapshot). A missing file reads as empty; symlinks resolve inside `rootfs`.
+/// snapshot or a running container's root). A missing file reads as empty; symlinks resolve
+/// inside `rootfs`, through descriptors, so a container swapping in a link cannot make berthd
+/// read a host file, and a FIFO or device planted there is an error, not a hang.
 pub(crate) fn load(rootfs: &Path) -> Result<UserFiles, Error> {
     let read = |name: &str| -> Result<String, Error> {
-        let Some(path) = scoped_path(rootfs, Path::new(name)) else { return Ok(String::new()) };
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        match crate::fs::read_file_in_root(rootfs, name, MAX_USER_FILE) {
+            Ok(Some(bytes)) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Ok(None) => Ok(String::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(Error::new(
+                ErrorKind::InvalidParameter,
+                format!("cannot read {name} of the container: {e}"),
+            )),
             Err(e) => {
                 Err(Error::system(format!("cannot read {name} of the container")).with_source(e))
             }
         }
     };
     Ok(UserFiles { passwd: read("/etc/passwd")?, group: read("/etc/group")? })
-}
-
-/// `path` inside `root`, following symlinks as if `root` were `/` (never leaving it). `None`
-/// when a component is missing or the links loop.
-fn scoped_path(root: &Path, path: &Path) -> Option<PathBuf> {
-    let mut pending: Vec<std::ffi::OsString> =
-        path.components().rev().filter_map(component_name).collect();
-    let mut resolved: Vec<std::ffi::OsString> = Vec::new();
-    let mut links = 0;
-    while let Some(next) = pending.pop() {
-        if next == ".." {
-            resolved.pop();
-            continue;
-        }
-        let candidate: PathBuf = std::iter::once(root.as_os_str().to_owned())
-            .chain(resolved.iter().cloned())
-            .chain(std::iter::once(next.clone()))
-            .collect();
-        match std::fs::symlink_metadata(&candidate) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                links += 1;
-                if links > 40 {
-                    return None;
-                }
-                let target = std::fs::read_link(&candidate).ok()?;
-                if target.is_absolute() {
-                    resolved.clear();
-                }
-                pending.extend(target.components().rev().filter_map(component_name));
-            }
-            Ok(_) => resolved.push(next),
-            Err(_) => return None,
-        }
-    }
-    Some(std::iter::once(root.as_os_str().to_owned()).chain(resolved).collect())
-}
-
-fn component_name(c: Component<'_>) -> Option<std::ffi::OsString> {
-    match c {
-        Component::Normal(n) => Some(n.to_owned()),
-        Component::ParentDir => Some("..".into()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -307,5 +272,25 @@ mod tests {
         let files = load(root).expect("load");
         assert_eq!(files.passwd, PASSWD);
         assert_eq!(files.group, "", "a link out of the rootfs stays inside it (and is absent)");
+    }
+
+    #[test]
+    fn load_refuses_a_fifo_or_device_instead_of_hanging() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc")).expect("mkdir");
+        nix::unistd::mkfifo(
+            &root.join("etc/passwd"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .expect("mkfifo");
+        let err = load(root).expect_err("a FIFO is not a passwd file");
+        assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{}", err.message());
+        assert!(err.message().contains("not a regular file"), "{}", err.message());
+
+        std::fs::remove_file(root.join("etc/passwd")).expect("rm");
+        std::os::unix::fs::symlink("/dev/zero", root.join("etc/passwd")).expect("link");
+        // The link resolves inside the rootfs, where there is no /dev/zero: an empty file.
+        assert_eq!(load(root).expect("load").passwd, "");
     }
 }
