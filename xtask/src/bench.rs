@@ -4,10 +4,14 @@
 //!
 //! Both daemons run at once on their own sockets and roots under one
 //! temporary directory, and each load cell runs against one right after the
-//! other (alternating which goes first), so noise hits both alike. Guards
-//! stop everything, mounts included, whatever happens. Never run this in CI.
+//! other (alternating which goes first), so noise hits both alike. Both are
+//! seeded with the same offline images; the container measurements (the
+//! lifecycle, `/containers/json` with 100 containers) go over the Engine API.
+//! Guards stop everything, mounts included, whatever happens. Never run this
+//! in CI.
 
 mod ceiling;
+mod lifecycle;
 mod oha;
 mod procs;
 mod report;
@@ -28,13 +32,20 @@ use crate::e2e::Layout;
 use crate::e2e::daemon::Daemon;
 use crate::{cmd, deps};
 use ceiling::CeilingProcess;
-use oha::Load;
-use report::{Memory, Results, Row};
+use lifecycle::Api;
+use oha::{Cpu, Load};
+use report::{Lifecycle, Memory, Results, Row};
 
 /// The endpoints under load, as the docker CLI would ask them.
-const ENDPOINTS: &[&str] =
-    &["/_ping", "/version", "/info", "/containers/json?all=1", "/images/json"];
+const ENDPOINTS: &[&str] = &["/_ping", "/version", "/info", LIST_PATH, "/images/json"];
 const CONCURRENCIES: &[u32] = &[1, 32];
+/// The container list, loaded again once both daemons hold [`LIST_CONTAINERS`] containers.
+pub(crate) const LIST_PATH: &str = "/containers/json?all=1";
+pub(crate) const LIST_CONTAINERS: usize = 100;
+/// Timed create → start → wait → remove cycles per daemon (after one untimed).
+const CYCLES: usize = 20;
+/// The offline test images need Debian's static busybox and curl (`testimage.rs`).
+const IMAGE_APT_PACKAGES: &[&str] = &["busybox-static", "curl"];
 /// dockerd starts containerd and loads its state before it answers.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often start-up polls `/_ping`: fine enough to time a fast start.
@@ -90,6 +101,7 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
     }
     deps::ensure_apt(&[dockerd::PACKAGE])?;
     deps::ensure_apt(deps::RUNTIME_APT_PACKAGES)?;
+    deps::ensure_apt(IMAGE_APT_PACKAGES)?;
     let oha = oha::ensure()?;
     let berthd = build_release()?;
     let xtask = ceiling::build_release()?;
@@ -135,42 +147,77 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
     let berthd_idle = memory(berthd_pid)?;
     let dockerd_idle = memory(dockerd_pid)?;
 
+    let berthd_api = Api { client: &client, socket: &layout.socket };
+    let dockerd_api = Api { client: &client, socket: &dockerd_layout.socket };
+    let images = seed_images(&root, &layout.socket, &dockerd_layout.socket)?;
+
+    // Whose CPU time a run costs on the server side: each daemon with its containerd.
+    let berthd_pids = with_containerd(berthd_pid);
+    let dockerd_pids = with_containerd(dockerd_pid);
+    let ceiling_pids: Vec<u32> = ceiling.pid().into_iter().collect();
+
     let mut rows = Vec::new();
+    let mut load_row = |path: &'static str, containers: usize, concurrency: u32| -> Result<()> {
+        let cell = |socket: &Path, pids: &[u32], who: &str| -> Result<Load> {
+            let (server, client) = (cpu_time(pids)?, procs::children_cpu_time()?);
+            let mut load = oha::run(&oha, socket, path, concurrency, options.duration)
+                .with_context(|| format!("loading {who} with {path} at c={concurrency}"))?;
+            load.cpu = Some(Cpu {
+                server: cpu_time(pids)?.saturating_sub(server),
+                client: procs::children_cpu_time()?.saturating_sub(client),
+            });
+            let (server, client) = load.cpu_per_request().unwrap_or_default();
+            println!(
+                "{path:<24} n={containers:<3} c={concurrency:<3} {who:<8} {:>9.0} req/s  p50 {:>9.1?}  p99 {:>9.1?}  failed {}  cpu/req server {server:.1?} oha {client:.1?}",
+                load.rps,
+                load.p50.unwrap_or_default(),
+                load.p99.unwrap_or_default(),
+                load.failed
+            );
+            Ok(load)
+        };
+        // Alternate who goes first, so neither always meets a warmer machine.
+        let (berthd_load, dockerd_load) = if rows.len() % 2 == 0 {
+            let b = cell(&layout.socket, &berthd_pids, "berthd")?;
+            (b, cell(&dockerd_layout.socket, &dockerd_pids, "dockerd")?)
+        } else {
+            let d = cell(&dockerd_layout.socket, &dockerd_pids, "dockerd")?;
+            (cell(&layout.socket, &berthd_pids, "berthd")?, d)
+        };
+        let ceiling_load = if path == "/_ping" {
+            Some(cell(ceiling.socket(), &ceiling_pids, "hyper")?)
+        } else {
+            None
+        };
+        rows.push(Row {
+            path,
+            containers,
+            concurrency,
+            berthd: berthd_load,
+            dockerd: dockerd_load,
+            ceiling: ceiling_load,
+        });
+        Ok(())
+    };
     for &path in ENDPOINTS {
         for &concurrency in CONCURRENCIES {
-            let cell = |socket: &Path, who: &str| -> Result<Load> {
-                let load = oha::run(&oha, socket, path, concurrency, options.duration)
-                    .with_context(|| format!("loading {who} with {path} at c={concurrency}"))?;
-                println!(
-                    "{path:<24} c={concurrency:<3} {who:<8} {:>9.0} req/s  p50 {:>9.1?}  p99 {:>9.1?}  failed {}",
-                    load.rps,
-                    load.p50.unwrap_or_default(),
-                    load.p99.unwrap_or_default(),
-                    load.failed
-                );
-                Ok(load)
-            };
-            // Alternate who goes first, so neither always meets a warmer machine.
-            let (berthd_load, dockerd_load) = if rows.len() % 2 == 0 {
-                let b = cell(&layout.socket, "berthd")?;
-                (b, cell(&dockerd_layout.socket, "dockerd")?)
-            } else {
-                let d = cell(&dockerd_layout.socket, "dockerd")?;
-                (cell(&layout.socket, "berthd")?, d)
-            };
-            let ceiling_load =
-                if path == "/_ping" { Some(cell(ceiling.socket(), "hyper")?) } else { None };
-            rows.push(Row {
-                path,
-                concurrency,
-                berthd: berthd_load,
-                dockerd: dockerd_load,
-                ceiling: ceiling_load,
-            });
+            load_row(path, 0, concurrency)?;
         }
+    }
+    println!("bench: creating {LIST_CONTAINERS} containers in each daemon");
+    let listed = create_idle(&[&berthd_api, &dockerd_api], LIST_CONTAINERS)?;
+    for &concurrency in CONCURRENCIES {
+        load_row(LIST_PATH, LIST_CONTAINERS, concurrency)?;
     }
     let berthd_loaded = memory(berthd_pid)?;
     let dockerd_loaded = memory(dockerd_pid)?;
+    println!("bench: removing the {LIST_CONTAINERS} containers");
+    for (api, ids) in [&berthd_api, &dockerd_api].into_iter().zip(&listed) {
+        for id in ids {
+            api.remove(id)?;
+        }
+    }
+    let lifecycle = run_lifecycle(&berthd_api, &dockerd_api)?;
     let berthd_version = daemon_version(&client, &layout.socket);
     let dockerd_version = daemon_version(&client, &dockerd_layout.socket);
 
@@ -189,7 +236,9 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
         machine: machine(),
         tools: tools(&oha),
         duration: options.duration,
+        images,
         rows,
+        lifecycle,
         berthd: report::Daemon {
             version: berthd_version,
             startup: berthd_startup,
@@ -211,6 +260,74 @@ pub(crate) fn run(args: &[String]) -> Result<ExitCode> {
         println!("bench: wrote {}", report::DOC_PATH);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Imports the offline test images into both daemons (`testimage.rs`, as the e2e suite does);
+/// the references both hold.
+fn seed_images(root: &Path, berthd: &Path, dockerd: &Path) -> Result<Vec<String>> {
+    let mut seeded: Option<Vec<String>> = None;
+    for (who, socket) in [("berthd", berthd), ("dockerd", dockerd)] {
+        let work = root.join(format!("images-{who}"));
+        fs::create_dir(&work).with_context(|| format!("creating {}", work.display()))?;
+        let mut references = Vec::new();
+        for imported in crate::testimage::build_and_import(&work, socket)? {
+            if let Err(err) = imported.result {
+                bail!("importing {} into {who}: {err:#}", imported.reference);
+            }
+            references.push(imported.reference);
+        }
+        if seeded.as_ref().is_some_and(|first| *first != references) {
+            bail!("the daemons were seeded with different images: {seeded:?} and {references:?}");
+        }
+        seeded = Some(references);
+    }
+    let seeded = seeded.unwrap_or_default();
+    if !seeded.iter().any(|reference| reference == lifecycle::IMAGE) {
+        bail!("the test images do not include {}: {seeded:?}", lifecycle::IMAGE);
+    }
+    Ok(seeded)
+}
+
+/// Creates `count` containers (not started) in each daemon, alternating between them; the IDs,
+/// per daemon.
+fn create_idle(apis: &[&Api<'_>], count: usize) -> Result<Vec<Vec<String>>> {
+    let mut ids = vec![Vec::with_capacity(count); apis.len()];
+    for _ in 0..count {
+        for (api, ids) in apis.iter().zip(&mut ids) {
+            ids.push(api.create()?);
+        }
+    }
+    Ok(ids)
+}
+
+/// One untimed cycle per daemon, then [`CYCLES`] timed ones each, alternating the daemons and
+/// which of them goes first.
+fn run_lifecycle(berthd: &Api<'_>, dockerd: &Api<'_>) -> Result<Lifecycle> {
+    berthd.cycle().context("berthd's first create → start → wait → remove")?;
+    dockerd.cycle().context("dockerd's first create → start → wait → remove")?;
+    let mut lifecycle = Lifecycle::default();
+    for i in 0..CYCLES {
+        let order = if i % 2 == 0 { [true, false] } else { [false, true] };
+        for is_berthd in order {
+            let (api, cycles, who) = if is_berthd {
+                (berthd, &mut lifecycle.berthd, "berthd")
+            } else {
+                (dockerd, &mut lifecycle.dockerd, "dockerd")
+            };
+            let phases =
+                api.cycle().with_context(|| format!("{who}'s cycle {} of {CYCLES}", i + 1))?;
+            println!(
+                "lifecycle {:>2} {who:<8} create {:>7.1?}  start {:>7.1?}  wait {:>7.1?}  remove {:>7.1?}",
+                i + 1,
+                phases.create,
+                phases.start,
+                phases.wait,
+                phases.remove
+            );
+            cycles.push(phases);
+        }
+    }
+    Ok(lifecycle)
 }
 
 /// Builds berthd with the release profile and returns the binary's path.
@@ -247,6 +364,16 @@ fn wait_ping(client: &Client, socket: &Path, started: Instant) -> Option<Duratio
     None
 }
 
+/// The daemon and, when found, the containerd it started.
+fn with_containerd(daemon: u32) -> Vec<u32> {
+    std::iter::once(daemon).chain(procs::child_named(daemon, "containerd")).collect()
+}
+
+/// The CPU time `pids` have used so far, with what they reaped.
+fn cpu_time(pids: &[u32]) -> Result<Duration> {
+    pids.iter().map(|&pid| procs::cpu_time(pid)).sum()
+}
+
 /// The daemon's and its containerd's resident memory.
 fn memory(daemon: u32) -> Result<Memory> {
     let containerd = procs::child_named(daemon, "containerd");
@@ -255,6 +382,7 @@ fn memory(daemon: u32) -> Result<Memory> {
     }
     Ok(Memory {
         daemon: procs::rss_kib(daemon)?,
+        daemon_anon: procs::rss_anon_kib(daemon)?,
         containerd: containerd.map(procs::rss_kib).transpose()?,
     })
 }

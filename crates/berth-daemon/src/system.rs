@@ -29,6 +29,9 @@ pub(crate) struct HostFacts {
     pub(crate) ncpu: u64,
     pub(crate) mem_total: u64,
     pub(crate) cgroup_version: String,
+    /// Read once, as dockerd (since 23) reads its `sysinfo` once: the controllers a kernel
+    /// offers do not change while it runs, and probing them costs ten `stat`s per `/info`.
+    cgroup: CgroupFeatures,
 }
 
 impl HostFacts {
@@ -42,6 +45,11 @@ impl HostFacts {
                 .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
                 .map(|v| v.trim_matches('"').to_owned())
                 .unwrap_or_default()
+        };
+        let cgroup_version = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            "2".to_owned()
+        } else {
+            "1".to_owned()
         };
         Ok(Self {
             id: engine_id(data_root)?,
@@ -57,11 +65,8 @@ impl HostFacts {
             os_version: field("VERSION_ID"),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
             mem_total: mem_total().unwrap_or(0),
-            cgroup_version: if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-                "2".to_owned()
-            } else {
-                "1".to_owned()
-            },
+            cgroup: cgroup_features(&cgroup_version),
+            cgroup_version,
         })
     }
 }
@@ -137,10 +142,37 @@ fn cgroup_features(version: &str) -> CgroupFeatures {
     }
 }
 
-/// Whether the sysctl at `/proc/sys/<path>` is 1 (false when absent).
-fn sysctl_on(path: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/sys/{path}")).is_ok_and(|v| v.trim() == "1")
+/// A `/proc/sys` file `/info` reads on every request, kept open once it exists: reading it
+/// again from offset 0 is one system call where opening (a walk of the path), sizing, reading
+/// and closing it are five (the bench's findings). The value is still read each time.
+#[derive(Debug)]
+struct Sysctl {
+    path: &'static str,
+    file: std::sync::Mutex<Option<std::fs::File>>,
 }
+
+impl Sysctl {
+    const fn new(path: &'static str) -> Self {
+        Self { path, file: std::sync::Mutex::new(None) }
+    }
+
+    /// Whether the value is 1 (false while the file does not exist, e.g. before
+    /// `br_netfilter` is loaded).
+    fn is_on(&self) -> bool {
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if file.is_none() {
+            *file = std::fs::File::open(self.path).ok();
+        }
+        let Some(open) = file.as_ref() else { return false };
+        let mut value = [0u8; 16];
+        std::os::unix::fs::FileExt::read_at(open, &mut value, 0)
+            .is_ok_and(|n| value[..n].trim_ascii() == b"1")
+    }
+}
+
+static IP_FORWARD: Sysctl = Sysctl::new("/proc/sys/net/ipv4/ip_forward");
+static BRIDGE_NF_IPTABLES: Sysctl = Sysctl::new("/proc/sys/net/bridge/bridge-nf-call-iptables");
+static BRIDGE_NF_IP6TABLES: Sysctl = Sysctl::new("/proc/sys/net/bridge/bridge-nf-call-ip6tables");
 
 /// `Info.RegistryConfig`: loopback is always insecure (plain HTTP allowed), as in dockerd; named
 /// insecure registries are listed as index configs, CIDRs as insecure CIDRs.
@@ -227,15 +259,14 @@ impl SystemBackend for HostSystem {
     async fn info(&self) -> Result<Info> {
         let config = self.config.load();
         let f = &self.facts;
-        let cg = cgroup_features(&f.cgroup_version);
+        let cg = f.cgroup;
         let env = |k: &str| {
             std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default()
         };
         let n_fd = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
         let n_tasks = tokio::runtime::Handle::try_current()
             .map_or(0, |h| h.metrics().num_alive_tasks() as u64);
-        let ip_forward =
-            std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").is_ok_and(|v| v.trim() == "1");
+        let ip_forward = IP_FORWARD.is_on();
         let system_time = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|e| Error::system("cannot format the system time").with_source(e))?;
@@ -296,8 +327,8 @@ impl SystemBackend for HostSystem {
             pids_limit: cg.pids,
             oom_kill_disable: cg.oom_kill_disable,
             ipv4_forwarding: ip_forward,
-            bridge_nf_iptables: Some(sysctl_on("net/bridge/bridge-nf-call-iptables")),
-            bridge_nf_ip6tables: Some(sysctl_on("net/bridge/bridge-nf-call-ip6tables")),
+            bridge_nf_iptables: Some(BRIDGE_NF_IPTABLES.is_on()),
+            bridge_nf_ip6tables: Some(BRIDGE_NF_IP6TABLES.is_on()),
             kernel_memory: Some(cg.kernel_memory),
             kernel_memory_tcp: Some(cg.kernel_memory_tcp),
             debug: config.debug,
@@ -365,6 +396,20 @@ mod tests {
         let second = engine_id(dir.path()).expect("read");
         assert_eq!(first, second);
         assert_eq!(first.len(), 36, "a UUID: {first}");
+    }
+
+    #[test]
+    fn a_kept_sysctl_reads_the_current_value() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ip_forward");
+        let leaked: &'static str =
+            Box::leak(path.to_str().expect("a UTF-8 path").to_owned().into_boxed_str());
+        let sysctl = Sysctl::new(leaked);
+        assert!(!sysctl.is_on(), "absent reads as off");
+        std::fs::write(&path, "1\n").expect("write");
+        assert!(sysctl.is_on(), "opened once it exists");
+        std::fs::write(&path, "0\n").expect("write");
+        assert!(!sysctl.is_on(), "read again, not remembered");
     }
 
     #[test]

@@ -239,7 +239,7 @@ impl ContainerBackend for Engine {
             _ => {}
         }
         // Subscribe before anything else, so no live output is missed.
-        let receiver = c.output.subscribe();
+        let receiver = c.output().subscribe();
         let (detach_tx, detach_rx) = tokio::sync::oneshot::channel();
         let mut detach = Some(detach_rx);
         if let (true, Some(client), Some(queue)) = (options.stdin, stdin, c.stdin.clone()) {

@@ -79,6 +79,10 @@ impl CeilingProcess {
     pub(crate) fn socket(&self) -> &Path {
         &self.socket
     }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
 }
 
 impl Drop for CeilingProcess {

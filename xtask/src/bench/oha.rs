@@ -59,6 +59,26 @@ pub(crate) struct Load {
     /// Answers with another status, plus requests that got no answer
     /// (including those cut off by the deadline).
     pub(crate) failed: u64,
+    /// CPU time spent during the run, when the bench measured it.
+    pub(crate) cpu: Option<Cpu>,
+}
+
+/// CPU time one load run cost, on each side of the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cpu {
+    /// The server: the daemon, its containerd, and what they reaped.
+    pub(crate) server: Duration,
+    /// oha itself.
+    pub(crate) client: Duration,
+}
+
+impl Load {
+    /// CPU per request sent (answered or not) on the server's and on oha's side.
+    pub(crate) fn cpu_per_request(&self) -> Option<(Duration, Duration)> {
+        let cpu = self.cpu?;
+        let requests = u32::try_from(self.ok + self.failed).ok().filter(|&n| n > 0)?;
+        Some((cpu.server / requests, cpu.client / requests))
+    }
 }
 
 /// Runs oha for `duration` with `concurrency` connections against `path` on
@@ -136,7 +156,14 @@ fn parse(json: &str) -> Result<Load> {
     };
     #[allow(clippy::cast_precision_loss, reason = "request counts stay far below 2^52")]
     let rps = ok as f64 / output.summary.total;
-    Ok(Load { rps, p50: percentile("p50")?, p99: percentile("p99")?, ok, failed: other + errors })
+    Ok(Load {
+        rps,
+        p50: percentile("p50")?,
+        p99: percentile("p99")?,
+        ok,
+        failed: other + errors,
+        cpu: None,
+    })
 }
 
 #[cfg(test)]
@@ -180,6 +207,22 @@ mod tests {
         let load = parse(json)?;
         assert_eq!((load.ok, load.failed, load.rps), (0, 12, 0.0));
         assert_eq!((load.p50, load.p99), (None, None));
+        Ok(())
+    }
+
+    #[test]
+    fn cpu_is_shared_out_over_every_request_sent() -> Result<()> {
+        let mut load = parse(SAMPLE)?;
+        assert_eq!(load.cpu_per_request(), None);
+        load.cpu =
+            Some(Cpu { server: Duration::from_millis(500), client: Duration::from_millis(1000) });
+        assert_eq!(
+            load.cpu_per_request(),
+            Some((Duration::from_micros(50), Duration::from_micros(100)))
+        );
+        load.ok = 0;
+        load.failed = 0;
+        assert_eq!(load.cpu_per_request(), None);
         Ok(())
     }
 

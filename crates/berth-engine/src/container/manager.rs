@@ -421,7 +421,7 @@ impl Manager {
         pipe: Option<tokio::net::unix::pipe::Sender>,
         sink: Option<super::logging::LogSink>,
     ) -> Run {
-        let pump = output.map(|o| tokio::spawn(io::pump(o, sink, c.output.clone())));
+        let pump = output.map(|o| tokio::spawn(io::pump(o, sink, c.output().clone())));
         let (stdin_done, done_rx) = oneshot::channel();
         let queue = c.stdin_queue.lock().unwrap_or_else(|p| p.into_inner()).take();
         match (pipe, queue) {
@@ -473,7 +473,7 @@ impl Manager {
         }
         let _ = stdin_done.send(());
         // The pump may still run if something kept the output open; its End makes attach end.
-        let _ = c.output.send(OutputEvent::End);
+        let _ = c.output().send(OutputEvent::End);
         self.finish_run(&c, exit, oom, started.elapsed()).await;
     }
 

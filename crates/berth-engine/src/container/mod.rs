@@ -25,7 +25,7 @@ pub(crate) mod volumes;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use berth_api::Error;
 use tokio::sync::{broadcast, watch};
@@ -59,8 +59,10 @@ pub(crate) struct Container {
     phase: watch::Sender<Phase>,
     /// Serializes start, stop, restart, pause, remove and friends.
     pub(crate) op: tokio::sync::Mutex<()>,
-    /// Live output of the current run (and the end of each run).
-    pub(crate) output: broadcast::Sender<OutputEvent>,
+    /// Live output of the current run (and the end of each run), made on first use: its ring
+    /// of [`OUTPUT_BUFFER`] slots is allocated up front (about 100 KiB), which a container that
+    /// never runs nor is attached to should not hold (the bench's 100 idle containers did).
+    output: OnceLock<broadcast::Sender<OutputEvent>>,
     /// The stdin queue (`OpenStdin` containers): attach clients send into it, each run's writer
     /// takes the receiving side from `stdin_queue`.
     pub(crate) stdin: Option<StdinHandle>,
@@ -87,7 +89,6 @@ impl Container {
             exit_code: record.state.exit_code,
             removed: false,
         };
-        let (output, _) = broadcast::channel(OUTPUT_BUFFER);
         let (stdin, queue) = if record.config.open_stdin {
             let (tx, rx) = tokio::sync::mpsc::channel(io::STDIN_QUEUE);
             (Some(tx), Some(rx))
@@ -100,12 +101,17 @@ impl Container {
             record: Mutex::new(record),
             phase: watch::Sender::new(phase),
             op: tokio::sync::Mutex::new(()),
-            output,
+            output: OnceLock::new(),
             stdin,
             stdin_queue: Arc::new(Mutex::new(queue)),
             restart_delay: Mutex::new(std::time::Duration::ZERO),
             exec_ids: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Live output of the current run (and the end of each run).
+    pub(crate) fn output(&self) -> &broadcast::Sender<OutputEvent> {
+        self.output.get_or_init(|| broadcast::channel(OUTPUT_BUFFER).0)
     }
 
     /// A copy of the record.
