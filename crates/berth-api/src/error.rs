@@ -27,6 +27,8 @@ pub enum ErrorKind {
     NotModified,
     /// The endpoint or feature is not implemented (501).
     NotImplemented,
+    /// The request body is over a limit (413). No moby class: dockerd has no body limits.
+    TooLarge,
     /// An internal failure (500).
     System,
 }
@@ -43,6 +45,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
             ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

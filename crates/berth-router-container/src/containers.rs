@@ -9,7 +9,7 @@ use berth_api::container::{
     decode_body,
 };
 use berth_api::image::Reference;
-use berth_api::{ApiVersion, Error};
+use berth_api::{ApiVersion, Error, ErrorKind};
 use berth_backend::{
     ArchivePutOptions, AttachOptions, ByteStream, ContainerCommitOptions, ContainerCreateOptions,
     ContainerLogsOptions, ContainerRemoveOptions,
@@ -329,7 +329,8 @@ async fn read_json<T: serde::de::DeserializeOwned + Default>(
     Ok(Some(decode_body(value)?))
 }
 
-/// Recovers the message of an `ApiJson` rejection (always a `{"message": ...}` 400).
+/// Recovers the status class and message of an `ApiJson` rejection (a `{"message": ...}` 400,
+/// or 413 for a body over the limit).
 async fn rejection_error(response: Response) -> Error {
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
@@ -337,7 +338,11 @@ async fn rejection_error(response: Response) -> Error {
         .ok()
         .and_then(|v| v.get("message").and_then(|m| m.as_str().map(str::to_owned)))
         .unwrap_or_else(|| "invalid request body".to_owned());
-    if status.is_client_error() { Error::invalid(message) } else { Error::system(message) }
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Error::new(ErrorKind::TooLarge, message),
+        status if status.is_client_error() => Error::invalid(message),
+        _ => Error::system(message),
+    }
 }
 
 async fn exec_create(

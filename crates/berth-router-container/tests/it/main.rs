@@ -718,6 +718,10 @@ async fn create_applies_version_rules() {
     .await;
     let out = req(Method::POST, "/containers/create").send().await;
     assert!(out.contains("invalid JSON: got EOF while reading request body"), "{out}");
+    // Over the 10 MiB JSON limit: 413 (berthd's own limit), not 400.
+    let huge = format!(r#"{{"Image":"busybox","Labels":{{"a":"{}"}}}}"#, "x".repeat(11 << 20));
+    let out = req(Method::POST, "/containers/create").json(huge.leak()).send().await;
+    assert!(out.starts_with("413 Payload Too Large"), "{}", &out[..out.len().min(300)]);
     let out = req(Method::POST, "/containers/create")
         .json(r#"{"Image":"b","HostConfig":{"Mounts":[{"Type":"bind","Source":"/a","Target":"/b","TmpfsOptions":{}}]}}"#)
         .send()
