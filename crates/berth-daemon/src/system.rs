@@ -32,6 +32,7 @@ pub(crate) struct HostFacts {
     /// Read once, as dockerd (since 23) reads its `sysinfo` once: the controllers a kernel
     /// offers do not change while it runs, and probing them costs ten `stat`s per `/info`.
     cgroup: CgroupFeatures,
+    open_fds: Arc<OpenFds>,
 }
 
 impl HostFacts {
@@ -67,7 +68,36 @@ impl HostFacts {
             mem_total: mem_total().unwrap_or(0),
             cgroup: cgroup_features(&cgroup_version),
             cgroup_version,
+            open_fds: Arc::default(),
         })
+    }
+}
+
+/// Counts berthd's open file descriptors for `/info`'s `NFd`, as dockerd does on every call.
+///
+/// `/proc/self/fd` is opened once and rewound after each count: procfs lists the table as it is
+/// at each read, and this saves an `openat` and a `close` per `/info`. Like dockerd's count, it
+/// includes the descriptor used for counting.
+#[derive(Debug, Default)]
+struct OpenFds(std::sync::Mutex<Option<nix::dir::Dir>>);
+
+impl OpenFds {
+    fn count(&self) -> u64 {
+        let mut dir = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if dir.is_none() {
+            *dir = nix::dir::Dir::open(
+                "/proc/self/fd",
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok();
+        }
+        let Some(dir) = dir.as_mut() else { return 0 };
+        // Dropping the iterator rewinds the directory for the next count.
+        dir.iter()
+            .filter_map(std::result::Result::ok)
+            .filter(|entry| !matches!(entry.file_name().to_bytes(), b"." | b".."))
+            .count() as u64
     }
 }
 
@@ -263,7 +293,7 @@ impl SystemBackend for HostSystem {
         let env = |k: &str| {
             std::env::var(k).or_else(|_| std::env::var(k.to_lowercase())).unwrap_or_default()
         };
-        let n_fd = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+        let n_fd = f.open_fds.count();
         let n_tasks = tokio::runtime::Handle::try_current()
             .map_or(0, |h| h.metrics().num_alive_tasks() as u64);
         let ip_forward = IP_FORWARD.is_on();
@@ -410,6 +440,21 @@ mod tests {
         assert!(sysctl.is_on(), "opened once it exists");
         std::fs::write(&path, "0\n").expect("write");
         assert!(!sysctl.is_on(), "read again, not remembered");
+    }
+
+    #[test]
+    fn open_fds_follow_the_table_across_counts() {
+        let fds = OpenFds::default();
+        let before = fds.count();
+        assert!(before >= 4, "stdin, stdout, stderr and the counting descriptor: {before}");
+        let files: Vec<std::fs::File> =
+            (0..5).map(|_| std::fs::File::open("/proc/self/stat").expect("open")).collect();
+        // Other test threads open and close files too, so compare with a margin, twice.
+        let with = fds.count();
+        assert!(with >= before + 5 - 2, "five more open: {before} → {with}");
+        drop(files);
+        let after = fds.count();
+        assert!(after + 5 - 2 <= with, "five closed again: {with} → {after}");
     }
 
     #[test]
