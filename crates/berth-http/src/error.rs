@@ -32,16 +32,16 @@ impl IntoResponse for ApiError {
 pub struct ErrorAnswer;
 
 /// dockerd's error answer: `status`, `Content-Type: application/json`, `{"message":"..."}` and a
-/// newline. A 304 carries no body.
+/// newline. A 304 carries neither body nor `Content-Type`: Go's HTTP server drops both from a
+/// 304, so dockerd's "container already started" answer is bare.
 pub fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = if status == StatusCode::NOT_MODIFIED {
-        String::new()
+    let mut res = if status == StatusCode::NOT_MODIFIED {
+        status.into_response()
     } else {
         let mut text = serde_json::json!({ "message": message }).to_string();
         text.push('\n');
-        text
+        (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
     };
-    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     res.extensions_mut().insert(ErrorAnswer);
     res
 }

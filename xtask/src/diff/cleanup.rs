@@ -4,17 +4,26 @@
 //! "Ours" is decided by path: a process whose command line names the run's
 //! unique temporary directory, or a mount point under it. Nothing else on
 //! the machine can match, so other dockerd or containerd instances are safe.
+//! Containers the scenarios create are removed through each daemon's API
+//! first; a container process that outlives its daemon (it names no path of
+//! ours) is found by its cgroup, which names the container's ID.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::rc::Rc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use bytes::Bytes;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use serde_json::Value;
 
+use super::client::{Client, Outgoing};
 use crate::cmd;
 
 /// How long a process we signalled gets before SIGKILL, and `umount` gets.
@@ -32,6 +41,145 @@ impl Drop for Sweep {
     fn drop(&mut self) {
         sweep(&self.root);
     }
+}
+
+/// The IDs of every container the run saw on either daemon, shared by the
+/// guards that remove them.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SeenContainers(Rc<RefCell<BTreeSet<String>>>);
+
+impl SeenContainers {
+    pub(crate) fn insert(&self, id: &str) {
+        self.0.borrow_mut().insert(id.to_owned());
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.0.borrow().iter().cloned().collect()
+    }
+}
+
+/// Dropped before the daemons it names: every container each daemon has is
+/// removed with `DELETE /containers/{id}?force=1&v=1`, whatever state a
+/// failed scenario left it in.
+#[derive(Debug)]
+pub(crate) struct RemoveContainers {
+    /// Each daemon's name (for messages) and socket.
+    pub(crate) daemons: Vec<(&'static str, PathBuf)>,
+    pub(crate) seen: SeenContainers,
+}
+
+impl Drop for RemoveContainers {
+    fn drop(&mut self) {
+        let client = match Client::new() {
+            Ok(client) => client,
+            Err(err) => {
+                println!("cannot remove the run's containers: {err:#}");
+                return;
+            }
+        };
+        for (name, socket) in &self.daemons {
+            match remove_all_containers(&client, socket, &self.seen) {
+                Ok(0) => {}
+                Ok(count) => println!("removed {count} container(s) from {name}"),
+                Err(err) => println!("removing {name}'s containers: {err:#}"),
+            }
+        }
+    }
+}
+
+/// Dropped after the daemons: stops any process still in the cgroup of a
+/// container the run saw (a daemon that died cannot stop its containers).
+#[derive(Debug)]
+pub(crate) struct ContainerProcesses {
+    pub(crate) seen: SeenContainers,
+}
+
+impl Drop for ContainerProcesses {
+    fn drop(&mut self) {
+        let ids = self.seen.ids();
+        for pid in processes_in_cgroups_naming(&ids) {
+            match stop_pid(pid) {
+                Ok(how) => println!("left-over container process {pid}: {how}"),
+                Err(err) => println!("stopping left-over container process {pid}: {err:#}"),
+            }
+        }
+    }
+}
+
+/// Lists every container of the daemon on `socket` and force-removes each
+/// (with its anonymous volumes); returns how many it removed.
+fn remove_all_containers(client: &Client, socket: &Path, seen: &SeenContainers) -> Result<usize> {
+    let list = Outgoing {
+        method: "GET",
+        path: "/v1.41/containers/json?all=1",
+        headers: &[],
+        body: Bytes::new(),
+    };
+    let answer = client.send(socket, &list)?;
+    if !answer.status.is_success() {
+        bail!("listing containers answered {}", answer.status);
+    }
+    let containers: Value = serde_json::from_slice(&answer.body).context("the container list")?;
+    let ids: Vec<&str> = containers
+        .as_array()
+        .context("the container list is not an array")?
+        .iter()
+        .filter_map(|c| c["Id"].as_str())
+        .collect();
+    let mut failures = Vec::new();
+    for id in &ids {
+        seen.insert(id);
+        let path = format!("/v1.41/containers/{id}?force=1&v=1");
+        let remove = Outgoing { method: "DELETE", path: &path, headers: &[], body: Bytes::new() };
+        match client.send(socket, &remove) {
+            // 404: it went away on its own meanwhile.
+            Ok(answer) if answer.status.is_success() || answer.status == 404 => {}
+            Ok(answer) => failures.push(format!(
+                "{id}: {} {}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body).trim()
+            )),
+            Err(err) => failures.push(format!("{id}: {err:#}")),
+        }
+    }
+    if !failures.is_empty() {
+        bail!("could not remove {}", failures.join("; "));
+    }
+    Ok(ids.len())
+}
+
+/// Processes whose `/proc/<pid>/cgroup` names one of `ids`.
+fn processes_in_cgroups_naming(ids: &[String]) -> Vec<i32> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    let own = std::process::id();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| u32::try_from(pid).is_ok_and(|p| p != own))
+        .filter(|&pid| {
+            fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                .is_ok_and(|cgroups| cgroup_names_any(&cgroups, ids))
+        })
+        .filter(|&pid| alive(pid))
+        .collect()
+}
+
+/// Whether a `/proc/<pid>/cgroup` text puts the process in a cgroup whose
+/// path has one of `ids` as a component (or a component's suffix after `-`,
+/// as systemd's `docker-<id>.scope`).
+fn cgroup_names_any(cgroups: &str, ids: &[String]) -> bool {
+    cgroups.lines().filter_map(|line| line.splitn(3, ':').nth(2)).any(|path| {
+        path.split('/').any(|component| {
+            let component = component.strip_suffix(".scope").unwrap_or(component);
+            ids.iter().any(|id| {
+                component == id || component.rsplit_once('-').is_some_and(|(_, tail)| tail == id)
+            })
+        })
+    })
 }
 
 /// Stops every process naming `root`, then unmounts everything under it;
@@ -189,6 +337,22 @@ mod tests {
             mount_points_under(mountinfo, Path::new("/tmp/x y")),
             vec![PathBuf::from("/tmp/x y/data")]
         );
+    }
+
+    #[test]
+    fn container_cgroups_are_recognised_by_id() {
+        let id = "8bb50650c497e84c45ebe8756f63226b3997dbd29d9dc0ac5023c4e1bf8d0dd6".to_owned();
+        let ids = [id.clone()];
+        let cgroupfs = format!("4:memory:/docker/{id}\n0::/docker/{id}\n");
+        assert!(cgroup_names_any(&cgroupfs, &ids));
+        let systemd = format!("0::/system.slice/docker-{id}.scope\n");
+        assert!(cgroup_names_any(&systemd, &ids));
+        let nested = format!("9:name=systemd:/berth/{id}\n");
+        assert!(cgroup_names_any(&nested, &ids));
+        // A longer ID that starts with ours, or ours inside another name, is not ours.
+        let other = format!("0::/docker/{id}0\n4:memory:/x{id}\n0::/\n");
+        assert!(!cgroup_names_any(&other, &ids));
+        assert!(!cgroup_names_any("0::/user.slice\n", &[]));
     }
 
     #[test]

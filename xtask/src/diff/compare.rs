@@ -44,10 +44,26 @@ const VALUE_HEADERS: &[&str] =
 /// [`header_values`].
 pub(crate) const PRESENCE_HEADERS: &[&str] = &["Api-Version", "Server"];
 
+/// Headers whose value is base64-encoded JSON: decoded and compared as a
+/// body is, at `header NAME $.path` (`HEAD /containers/{id}/archive`).
+const JSON_HEADERS: &[&str] = &["X-Docker-Container-Path-Stat"];
+
+/// How two answers are compared, beyond status and headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    /// JSON paths compared by shape only.
+    pub(crate) volatile: &'a [&'a str],
+    /// JSON paths of arrays whose order is not part of the answer: their
+    /// items are sorted before they are compared.
+    pub(crate) unordered: &'a [&'a str],
+    /// Whether the bodies are compared at all.
+    pub(crate) body: bool,
+}
+
 /// Every difference between two answers to the same request. When the
 /// statuses differ the bodies are not compared (a different status is a
 /// different answer); the status difference carries both bodies' gist.
-pub(crate) fn answers(dockerd: &Answer, berthd: &Answer, volatile: &[&str]) -> Vec<Difference> {
+pub(crate) fn answers(dockerd: &Answer, berthd: &Answer, rules: Rules<'_>) -> Vec<Difference> {
     let mut out = Vec::new();
     if dockerd.status != berthd.status {
         out.push(Difference::new(
@@ -69,10 +85,73 @@ pub(crate) fn answers(dockerd: &Answer, berthd: &Answer, volatile: &[&str]) -> V
             out.push(Difference::new(format!("header {name}"), word(d), word(b)));
         }
     }
-    if dockerd.status == berthd.status {
-        bodies(&Body::parse(&dockerd.body), &Body::parse(&berthd.body), volatile, &mut out);
+    for name in JSON_HEADERS {
+        let location = format!("header {name}");
+        match (header(dockerd, name), header(berthd, name)) {
+            (None, None) => {}
+            (Some(d), Some(b)) => match (decode_json(d), decode_json(b)) {
+                (Some(d), Some(b)) => walk(&location, "$", &d, &b, rules, &mut out),
+                _ if d == b => {}
+                _ => out.push(Difference::new(location, format!("{d:?}"), format!("{b:?}"))),
+            },
+            (d, b) => out.push(Difference::new(location, render_header(d), render_header(b))),
+        }
+    }
+    if dockerd.status == berthd.status && rules.body {
+        bodies(&Body::parse(&dockerd.body), &Body::parse(&berthd.body), rules, &mut out);
     }
     out
+}
+
+/// A multiplexed stream (8-byte frame headers: stream, three zeros, length)
+/// as the text each stream carried, `[stdout] …` then `[stderr] …`; `None`
+/// when `bytes` is not one. Where the frames split depends on timing, so
+/// multiplexed answers are compared this way.
+pub(crate) fn demultiplex(bytes: &[u8]) -> Option<String> {
+    let (mut streams, mut rest) = ([Vec::new(), Vec::new(), Vec::new()], bytes);
+    while !rest.is_empty() {
+        let (header, tail) = rest.split_at_checked(8)?;
+        let stream = usize::from(header[0]);
+        if stream > 2 || header[1..4] != [0, 0, 0] {
+            return None;
+        }
+        let length =
+            usize::try_from(u32::from_be_bytes([header[4], header[5], header[6], header[7]]))
+                .ok()?;
+        let (payload, tail) = tail.split_at_checked(length)?;
+        streams[stream].extend_from_slice(payload);
+        rest = tail;
+    }
+    let mut text = String::new();
+    for (name, payload) in ["stdin", "stdout", "stderr"].iter().zip(&streams) {
+        if !payload.is_empty() {
+            let _ = write!(text, "[{name}] {}", String::from_utf8_lossy(payload));
+        }
+    }
+    Some(text)
+}
+
+/// A base64 (standard alphabet, padded or not) JSON document.
+fn decode_json(text: &str) -> Option<Value> {
+    let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.trim_end_matches('=').bytes() {
+        let sextet = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(sextet);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push(u8::try_from((acc >> bits) & 0xff).ok()?);
+        }
+    }
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// The distinct values each side sent for each of [`PRESENCE_HEADERS`]
@@ -179,7 +258,7 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-fn bodies(dockerd: &Body, berthd: &Body, volatile: &[&str], out: &mut Vec<Difference>) {
+fn bodies(dockerd: &Body, berthd: &Body, rules: Rules<'_>, out: &mut Vec<Difference>) {
     match (dockerd, berthd) {
         (Body::Empty, Body::Empty) => {}
         (Body::Text(d), Body::Text(b)) => {
@@ -188,11 +267,11 @@ fn bodies(dockerd: &Body, berthd: &Body, volatile: &[&str], out: &mut Vec<Differ
             }
         }
         (Body::Json(d), Body::Json(b)) if d.len() == 1 && b.len() == 1 => {
-            shape("$", &d[0], &b[0], volatile, out);
+            shape("$", &d[0], &b[0], rules, out);
         }
         // Streams (events): how many items arrive depends on timing; compare
         // the first item's shape.
-        (Body::Json(d), Body::Json(b)) => shape("$[]", &d[0], &b[0], volatile, out),
+        (Body::Json(d), Body::Json(b)) => shape("$[]", &d[0], &b[0], rules, out),
         (d, b) => out.push(Difference::new("body", d.describe(), b.describe())),
     }
 }
@@ -209,16 +288,41 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-/// Compares `dockerd` and `berthd` at `path`: kinds, object keys, arrays by
-/// their first element, and scalar values unless `path` is volatile.
+/// Compares `dockerd` and `berthd` at `path` of a body: kinds, object keys,
+/// and values unless `path` is volatile. Arrays of scalars compare as whole
+/// values; other arrays item by item (their length too), or by their first
+/// item where the array is volatile.
 pub(crate) fn shape(
     path: &str,
     dockerd: &Value,
     berthd: &Value,
-    volatile: &[&str],
+    rules: Rules<'_>,
     out: &mut Vec<Difference>,
 ) {
-    let is_volatile = volatile.iter().any(|pattern| glob(pattern, path));
+    walk("body", path, dockerd, berthd, rules, out);
+}
+
+/// [`shape`] for a document found at `prefix` (`body`, `header NAME`).
+fn walk(
+    prefix: &str,
+    path: &str,
+    dockerd: &Value,
+    berthd: &Value,
+    rules: Rules<'_>,
+    out: &mut Vec<Difference>,
+) {
+    let is_volatile = rules.volatile.iter().any(|pattern| glob(pattern, path));
+    if let (Value::Array(d), Value::Array(b)) = (dockerd, berthd)
+        && rules.unordered.iter().any(|pattern| glob(pattern, path))
+    {
+        let sorted = |items: &[Value]| {
+            let mut items = items.to_vec();
+            items.sort_by_cached_key(Value::to_string);
+            Value::Array(items)
+        };
+        let inner = Rules { unordered: &[], ..rules };
+        return walk(prefix, path, &sorted(d), &sorted(b), inner, out);
+    }
     match (dockerd, berthd) {
         // A volatile object is a map whose keys are data (runtimes by name,
         // containers by ID): keys one side lacks are state, not shape.
@@ -226,48 +330,73 @@ pub(crate) fn shape(
             for (key, dv) in d {
                 let child = child_path(path, key);
                 match b.get(key) {
-                    Some(bv) => shape(&child, dv, bv, volatile, out),
+                    Some(bv) => walk(prefix, &child, dv, bv, rules, out),
                     None if is_volatile => {}
                     None => {
-                        out.push(Difference::new(format!("body {child}"), kind(dv), "(absent)"))
+                        out.push(Difference::new(format!("{prefix} {child}"), kind(dv), "(absent)"))
                     }
                 }
             }
             for (key, bv) in b {
                 if !is_volatile && !d.contains_key(key) {
                     out.push(Difference::new(
-                        format!("body {}", child_path(path, key)),
+                        format!("{prefix} {}", child_path(path, key)),
                         "(absent)",
                         kind(bv),
                     ));
                 }
             }
         }
-        (Value::Array(d), Value::Array(b)) => match (d.first(), b.first()) {
-            (Some(df), Some(bf)) => shape(&format!("{path}[]"), df, bf, volatile, out),
-            (None, None) => {}
-            // How many items a list holds is state, not shape, where it is
-            // volatile; elsewhere an empty list against a full one is news.
-            _ if is_volatile => {}
-            _ => out.push(Difference::new(
-                format!("body {path}"),
-                format!("{} items", d.len()),
-                format!("{} items", b.len()),
-            )),
-        },
+        // How many items a volatile list holds is state, not shape: compare
+        // the first items' shape.
+        (Value::Array(d), Value::Array(b)) if is_volatile => {
+            if let (Some(df), Some(bf)) = (d.first(), b.first()) {
+                walk(prefix, &format!("{path}[]"), df, bf, rules, out);
+            }
+        }
+        (Value::Array(d), Value::Array(b)) if all_scalars(d) && all_scalars(b) => {
+            if d != b {
+                out.push(Difference::new(
+                    format!("{prefix} {path}"),
+                    render_array(d),
+                    render_array(b),
+                ));
+            }
+        }
+        (Value::Array(d), Value::Array(b)) => {
+            if d.len() != b.len() {
+                out.push(Difference::new(
+                    format!("{prefix} {path}"),
+                    format!("{} items", d.len()),
+                    format!("{} items", b.len()),
+                ));
+            }
+            let item = format!("{path}[]");
+            for (dv, bv) in d.iter().zip(b) {
+                walk(prefix, &item, dv, bv, rules, out);
+            }
+        }
         (d, b) if kind(d) != kind(b) => {
-            out.push(Difference::new(format!("body {path}"), kind(d), kind(b)));
+            out.push(Difference::new(format!("{prefix} {path}"), kind(d), kind(b)));
         }
         (d, b) => {
             if !is_volatile && d != b {
                 out.push(Difference::new(
-                    format!("body {path}"),
+                    format!("{prefix} {path}"),
                     render_scalar(d),
                     render_scalar(b),
                 ));
             }
         }
     }
+}
+
+fn all_scalars(items: &[Value]) -> bool {
+    items.iter().all(|item| !matches!(item, Value::Array(_) | Value::Object(_)))
+}
+
+fn render_array(items: &[Value]) -> String {
+    truncate(&Value::Array(items.to_vec()).to_string(), 300)
 }
 
 fn child_path(path: &str, key: &str) -> String {
@@ -322,9 +451,11 @@ mod tests {
 
     use super::*;
 
+    const ALL: Rules<'static> = Rules { volatile: &[], unordered: &[], body: true };
+
     fn diffs(dockerd: &Value, berthd: &Value, volatile: &[&str]) -> Vec<String> {
         let mut out = Vec::new();
-        shape("$", dockerd, berthd, volatile, &mut out);
+        shape("$", dockerd, berthd, Rules { volatile, ..ALL }, &mut out);
         out.iter().map(ToString::to_string).collect()
     }
 
@@ -388,17 +519,59 @@ mod tests {
     }
 
     #[test]
-    fn arrays_compare_their_first_elements() {
-        let dockerd = json!({"List": [{"Name": "a", "Size": 1}, {"Name": "b"}]});
-        let berthd = json!({"List": [{"Name": "a"}]});
+    fn arrays_of_scalars_compare_whole() {
+        let dockerd = json!({"Env": ["A=1", "PATH=/bin"], "Same": [1, "x", null]});
+        let berthd = json!({"Env": ["PATH=/bin", "A=1"], "Same": [1, "x", null]});
         assert_eq!(
             diffs(&dockerd, &berthd, &[]),
-            ["body $.List[].Size: dockerd number, berthd (absent)"]
+            [r#"body $.Env: dockerd ["A=1","PATH=/bin"], berthd ["PATH=/bin","A=1"]"#]
+        );
+        let empty = json!({"Env": [], "Same": [1, "x", null]});
+        assert_eq!(
+            diffs(&dockerd, &empty, &[]),
+            [r#"body $.Env: dockerd ["A=1","PATH=/bin"], berthd []"#]
+        );
+    }
+
+    #[test]
+    fn arrays_of_objects_compare_item_by_item() {
+        let dockerd = json!({"List": [{"Name": "a", "Size": 1}, {"Name": "b"}]});
+        let berthd = json!({"List": [{"Name": "a"}, {"Name": "c"}, {"Name": "d"}]});
+        assert_eq!(
+            diffs(&dockerd, &berthd, &[]),
+            [
+                "body $.List: dockerd 2 items, berthd 3 items",
+                "body $.List[].Size: dockerd number, berthd (absent)",
+                r#"body $.List[].Name: dockerd "b", berthd "c""#,
+            ]
         );
         let empty = json!({"List": []});
         assert_eq!(diffs(&dockerd, &empty, &[]), ["body $.List: dockerd 2 items, berthd 0 items"]);
-        // How many items a volatile list holds is state.
+        // How many items a volatile list holds is state; the first item's
+        // shape is still compared.
         assert!(diffs(&dockerd, &empty, &["$.List*"]).is_empty());
+        assert_eq!(
+            diffs(&dockerd, &berthd, &["$.List"]),
+            ["body $.List[].Size: dockerd number, berthd (absent)"]
+        );
+    }
+
+    #[test]
+    fn an_unordered_array_compares_as_a_set_of_items() {
+        let dockerd =
+            json!({"Changes": [{"Path": "/scratch"}, {"Path": "/data"}], "Env": ["A", "B"]});
+        let berthd =
+            json!({"Changes": [{"Path": "/data"}, {"Path": "/scratch"}], "Env": ["B", "A"]});
+        let unordered = Rules { unordered: &["$.Changes"], ..ALL };
+        let mut out = Vec::new();
+        shape("$", &dockerd, &berthd, unordered, &mut out);
+        let found: Vec<String> = out.iter().map(ToString::to_string).collect();
+        assert_eq!(found, [r#"body $.Env: dockerd ["A","B"], berthd ["B","A"]"#]);
+        // Different items still differ.
+        let other = json!({"Changes": [{"Path": "/data"}, {"Path": "/work"}], "Env": ["A", "B"]});
+        let mut out = Vec::new();
+        shape("$", &dockerd, &other, unordered, &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
     }
 
     #[test]
@@ -435,7 +608,7 @@ mod tests {
         let berthd =
             answer(501, &[("content-type", "application/json")], r#"{"message":"not yet"}"#);
         let found: Vec<String> =
-            answers(&dockerd, &berthd, &[]).iter().map(ToString::to_string).collect();
+            answers(&dockerd, &berthd, ALL).iter().map(ToString::to_string).collect();
         assert_eq!(
             found,
             [
@@ -469,7 +642,7 @@ mod tests {
             "OK",
         );
         let found: Vec<String> =
-            answers(&dockerd, &berthd, &[]).iter().map(ToString::to_string).collect();
+            answers(&dockerd, &berthd, ALL).iter().map(ToString::to_string).collect();
         // Values of Api-Version and Server are not compared here, nor framing.
         assert_eq!(
             found,
@@ -478,6 +651,59 @@ mod tests {
                 "header Server: dockerd present, berthd absent",
             ]
         );
+    }
+
+    #[test]
+    fn a_stat_header_is_compared_as_json() {
+        // {"name":"passwd","size":5,"mode":420} and the same with size 6.
+        let d = answer(
+            200,
+            &[(
+                "x-docker-container-path-stat",
+                "eyJuYW1lIjoicGFzc3dkIiwic2l6ZSI6NSwibW9kZSI6NDIwfQ==",
+            )],
+            "",
+        );
+        let b = answer(
+            200,
+            &[(
+                "x-docker-container-path-stat",
+                "eyJuYW1lIjoicGFzc3dkIiwic2l6ZSI6NiwibW9kZSI6NDIwfQ",
+            )],
+            "",
+        );
+        let found: Vec<String> = answers(&d, &b, ALL).iter().map(ToString::to_string).collect();
+        assert_eq!(found, ["header X-Docker-Container-Path-Stat $.size: dockerd 5, berthd 6"]);
+        assert!(answers(&d, &d, ALL).is_empty());
+        let none = answer(200, &[], "");
+        let found: Vec<String> = answers(&d, &none, ALL).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                r#"header X-Docker-Container-Path-Stat: dockerd "eyJuYW1lIjoicGFzc3dkIiwic2l6ZSI6NSwibW9kZSI6NDIwfQ==", berthd (absent)"#
+            ]
+        );
+    }
+
+    #[test]
+    fn an_ignored_body_is_not_compared() {
+        let d = answer(200, &[("content-type", "application/x-tar")], "one tar");
+        let b = answer(200, &[("content-type", "application/x-tar")], "another tar");
+        assert!(answers(&d, &b, Rules { body: false, ..ALL }).is_empty());
+        assert_eq!(answers(&d, &b, ALL).len(), 1);
+    }
+
+    #[test]
+    fn multiplexed_streams_read_as_what_each_stream_carried() {
+        // The same output, framed differently: one frame against two.
+        let one = b"\x01\0\0\0\0\0\0\x03ab\n\x02\0\0\0\0\0\0\x02e\n";
+        let two = b"\x01\0\0\0\0\0\0\x01a\x02\0\0\0\0\0\0\x02e\n\x01\0\0\0\0\0\0\x02b\n";
+        assert_eq!(demultiplex(one).as_deref(), Some("[stdout] ab\n[stderr] e\n"));
+        assert_eq!(demultiplex(two), demultiplex(one));
+        assert_eq!(demultiplex(b"").as_deref(), Some(""));
+        // Not a multiplexed stream.
+        assert_eq!(demultiplex(b"plain text"), None);
+        assert_eq!(demultiplex(b"\x01\0\0\0\0\0\0\x09short"), None);
     }
 
     #[test]

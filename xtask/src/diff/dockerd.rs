@@ -1,6 +1,7 @@
 //! A real dockerd (Debian's `docker.io`, 20.10) on its own socket, roots and
-//! pidfile under the run's temporary directory, with a guard that stops it,
-//! the containerd it started, and everything it mounted there.
+//! pidfile under the run's temporary directory (and, if asked, a default
+//! bridge of its own), with a guard that stops it, the containerd it
+//! started, everything it mounted there, and that bridge.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,11 @@ pub(crate) struct DockerdLayout {
     /// dockerd 20.10's identity key (its default is /etc/docker/key.json).
     pub(crate) key_file: PathBuf,
     pub(crate) log: PathBuf,
+    /// A bridge of the run's own for dockerd's default `bridge` network, as
+    /// `(device, address/prefix)`: created before dockerd starts (dockerd's
+    /// `--bridge` takes an existing device and its subnet) and deleted after
+    /// it stops. Without one dockerd runs with `--bridge=none`.
+    pub(crate) default_bridge: Option<(&'static str, &'static str)>,
 }
 
 impl DockerdLayout {
@@ -59,6 +65,7 @@ impl DockerdLayout {
             config_file: root.join("dockerd.json"),
             key_file: root.join("key.json"),
             log: root.join("dockerd.log"),
+            default_bridge: None,
         };
         // dockerd refuses /dev/null as a config file. The one setting keeps
         // its identity key in our directory rather than /etc/docker/key.json;
@@ -85,6 +92,15 @@ pub(crate) struct Dockerd {
 
 impl Dockerd {
     pub(crate) fn start(layout: &DockerdLayout) -> Result<Dockerd> {
+        // The guard exists before anything can fail, so whatever was made goes.
+        let mut dockerd = Dockerd { child: None, layout: layout.clone(), containerd: None };
+        let bridge = match layout.default_bridge {
+            Some((device, address)) => {
+                create_bridge(device, address)?;
+                format!("--bridge={device}")
+            }
+            None => "--bridge=none".to_owned(),
+        };
         let mut command = Command::new(DOCKERD);
         command
             .arg("-H")
@@ -97,11 +113,11 @@ impl Dockerd {
             .arg(&layout.pidfile)
             .arg("--config-file")
             .arg(&layout.config_file)
-            .args(["--iptables=false", "--bridge=none", "--group", "root"])
+            .args(["--iptables=false", &bridge, "--group", "root"])
             .current_dir(&layout.root);
         // Only its flags and config file configure it, not the developer's shell.
-        let child = cmd::spawn_daemon(&mut command, &layout.log, "DOCKER")?;
-        Ok(Dockerd { child: Some(child), layout: layout.clone(), containerd: None })
+        dockerd.child = Some(cmd::spawn_daemon(&mut command, &layout.log, "DOCKER")?);
+        Ok(dockerd)
     }
 
     /// Waits until `GET /_ping` answers 200 on the socket; fails early, with
@@ -183,7 +199,25 @@ impl Dockerd {
                 Err(err) => println!("removing the bridge {BRIDGE}: {err:#}"),
             }
         }
+        if let Some((device, _)) = self.layout.default_bridge
+            && Path::new("/sys/class/net").join(device).exists()
+            && let Err(err) = cmd::stdout(Command::new("ip").args(["link", "delete", device]))
+        {
+            println!("removing dockerd's bridge {device}: {err:#}");
+        }
     }
+}
+
+/// A bridge device `name` with `address` (`10.0.0.1/24`), up; one left by a
+/// run that died is made again.
+fn create_bridge(name: &str, address: &str) -> Result<()> {
+    if Path::new("/sys/class/net").join(name).exists() {
+        cmd::stdout(Command::new("ip").args(["link", "delete", name]))?;
+    }
+    cmd::stdout(Command::new("ip").args(["link", "add", name, "type", "bridge"]))?;
+    cmd::stdout(Command::new("ip").args(["addr", "add", address, "dev", name]))?;
+    cmd::stdout(Command::new("ip").args(["link", "set", name, "up"]))?;
+    Ok(())
 }
 
 impl Drop for Dockerd {

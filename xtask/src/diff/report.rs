@@ -163,12 +163,19 @@ pub(crate) fn markdown(scenarios: &Scenarios, outcomes: &[Outcome], versions: &V
          This run: dockerd {dockerd}; berthd {berthd}.\n\n\
          Compared per request: the status; the headers `Content-Type`, `Location`,\n\
          `Docker-Experimental`, `Ostype`, `Builder-Version`, `Swarm` (values) and `Api-Version`,\n\
-         `Server` (presence; their values once per run, under *headers*); the body: text exactly,\n\
-         JSON by shape (object keys and value kinds, arrays by their first element) and by value,\n\
-         except at the volatile paths listed at the end (IDs, times, each daemon's versions, counts,\n\
+         `Server` (presence; their values once per run, under *headers*), and the JSON in\n\
+         `X-Docker-Container-Path-Stat`; the body: text exactly, JSON by shape (object keys and\n\
+         value kinds) and by value, arrays of scalars whole and other arrays item by item, except at\n\
+         the volatile paths listed at the end (times, PIDs, addresses, each daemon's versions,\n\
          state). Host facts (kernel, CPUs, memory, cgroup features, hostname) are compared: both\n\
          daemons run on the same host. When the statuses differ the bodies are not compared further.\n\
          `Content-Length` against chunked encoding is not compared.\n\n\
+         Both daemons are seeded with the same offline busybox and alpine images before the first\n\
+         request, and the container scenarios build state in step on both. Values that are each\n\
+         daemon's own but known to the run (its data and exec roots, the seeded images' IDs, and\n\
+         IDs captured from earlier answers, such as the container's) are written back as\n\
+         placeholders (`{{{{data_root}}}}`, `{{{{ctr}}}}`, `{{{{ctr:short}}}}`) in both answers, so they\n\
+         are compared by value: \"this is the container's own ID\".\n\n\
          Which routes Berth implements is in [api-coverage.md](api-coverage.md).\n\n",
         dockerd = versions.dockerd,
         berthd = versions.berthd,
@@ -271,12 +278,15 @@ pub(crate) fn markdown(scenarios: &Scenarios, outcomes: &[Outcome], versions: &V
     out.push_str(
         "\n## Volatile paths\n\n\
          Values at these JSON paths are compared by shape only (kind, and keys unless the path is a\n\
-         map keyed by data); `*` is a wildcard. Defined in `xtask/diff/scenarios.json`.\n\n\
+         map keyed by data), or, for sets marked *order only*, the arrays there are compared in any\n\
+         order; `*` is a wildcard. Defined in `xtask/diff/scenarios.json`.\n\n\
          | set | why | paths |\n|---|---|---|\n",
     );
     for (name, set) in &scenarios.volatile {
         let paths: Vec<String> = set.paths.iter().map(|p| code(p)).collect();
-        let _ = writeln!(out, "| {name} | {} | {} |", cell(&set.why), cell(&paths.join(", ")));
+        let why =
+            if set.order_only { format!("*order only*: {}", set.why) } else { set.why.clone() };
+        let _ = writeln!(out, "| {name} | {} | {} |", cell(&why), cell(&paths.join(", ")));
     }
     out
 }

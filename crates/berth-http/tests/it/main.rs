@@ -125,3 +125,22 @@ async fn experimental_routes_need_the_flag() {
     disabled.extensions_mut().insert(Experimental(false));
     assert_eq!(send(disabled).await.0, StatusCode::NOT_IMPLEMENTED);
 }
+
+#[tokio::test]
+async fn error_answers_are_json_except_a_bare_304() {
+    let conflict = berth_http::error_response(StatusCode::CONFLICT, "name in use");
+    assert_eq!(conflict.headers()["content-type"], "application/json");
+    assert!(conflict.extensions().get::<berth_http::ErrorAnswer>().is_some());
+    let body = conflict.into_body().collect().await.expect("body").to_bytes();
+    assert_eq!(body, "{\"message\":\"name in use\"}\n");
+
+    // dockerd's 304 ("container already started") has no body and, as Go's server drops it
+    // from a 304, no Content-Type.
+    let not_modified =
+        berth_http::error_response(StatusCode::NOT_MODIFIED, "container already started");
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+    assert!(not_modified.headers().get("content-type").is_none(), "{:?}", not_modified.headers());
+    assert!(not_modified.extensions().get::<berth_http::ErrorAnswer>().is_some());
+    let body = not_modified.into_body().collect().await.expect("body").to_bytes();
+    assert!(body.is_empty());
+}

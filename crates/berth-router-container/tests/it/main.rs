@@ -523,7 +523,6 @@ async fn lifecycle_routes_answer_like_dockerd() {
         expect![[r#"
             304 Not Modified
             content-length: 0
-            content-type: application/json
 
             > start running checkpoint=""
         "#]],
