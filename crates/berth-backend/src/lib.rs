@@ -584,8 +584,9 @@ pub trait ContainerBackend: Send + Sync + 'static {
     async fn rename(&self, name: &str, new_name: &str) -> Result<()>;
 
     /// `POST /containers/{name}/update`. `PidsLimit` of 0 or below is already 0 (unlimited),
-    /// `KernelMemory` dropped for API ≥ 1.42, `PidsLimit` dropped below 1.40. 400 `Cannot
-    /// update container <id>: ...` for invalid values.
+    /// `KernelMemory` dropped for API ≥ 1.42, `PidsLimit` dropped below 1.40. 400 naming the
+    /// invalid value (no container prefix, as dockerd 28); failures applying the update are
+    /// `Cannot update container <id>: ...`.
     async fn update(
         &self,
         name: &str,

@@ -16,8 +16,9 @@ use serde_json::Value;
 const MIN_MEMORY: i64 = 6 * 1024 * 1024;
 
 /// Merges the image's config (`config` object of the image config JSON) into `config` as dockerd
-/// does: user, env (image first, container overrides by key), labels, exposed ports, volumes,
-/// working dir, stop signal, health check, and the entrypoint/cmd rule.
+/// does: user, env (the container's first, then the image's entries for keys it does not set),
+/// labels (always an object), exposed ports, volumes, working dir, stop signal, health check, and
+/// the entrypoint/cmd rule.
 pub(crate) fn merge_image(config: &mut Config, image: &Value) {
     let strings = |key: &str| -> Option<Vec<String>> {
         image[key]
@@ -28,22 +29,22 @@ pub(crate) fn merge_image(config: &mut Config, image: &Value) {
     if config.user.is_empty() {
         config.user = text("User");
     }
-    if let Some(image_env) = strings("Env") {
-        let mut env = image_env;
-        for entry in config.env.take().unwrap_or_default() {
-            let key = entry.split('=').next().unwrap_or_default().to_owned();
-            env.retain(|e| e.split('=').next() != Some(key.as_str()));
-            env.push(entry);
+    match config.env.as_mut() {
+        Some(env) if !env.is_empty() => {
+            // Checked against the growing list: of two image entries with one key, the first wins.
+            for entry in strings("Env").unwrap_or_default() {
+                if !env.iter().any(|e| env_key(e) == env_key(&entry)) {
+                    env.push(entry);
+                }
+            }
         }
-        config.env = Some(env);
+        _ => config.env = strings("Env"),
     }
-    if let Some(labels) = image["Labels"].as_object() {
-        let mut merged: BTreeMap<String, String> = labels
-            .iter()
-            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
-            .collect();
-        merged.extend(config.labels.take().unwrap_or_default());
-        config.labels = Some(merged);
+    let labels = config.labels.get_or_insert_with(BTreeMap::new);
+    for (k, v) in image["Labels"].as_object().into_iter().flatten() {
+        if let Some(v) = v.as_str() {
+            labels.entry(k.clone()).or_insert_with(|| v.to_owned());
+        }
     }
     for (key, target) in
         [("ExposedPorts", &mut config.exposed_ports), ("Volumes", &mut config.volumes)]
@@ -99,6 +100,11 @@ pub(crate) fn merge_image(config: &mut Config, image: &Value) {
     }
 }
 
+/// The name part of a `NAME=value` environment entry.
+fn env_key(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(key, _)| key)
+}
+
 /// The process's path and arguments: entrypoint + cmd; 400 `no command specified` when both are
 /// empty.
 pub(crate) fn command(config: &Config) -> Result<(String, Vec<String>), Error> {
@@ -140,15 +146,17 @@ fn validate_restart_policy(hc: &HostConfig) -> Result<(), Error> {
     match policy.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
             if policy.maximum_retry_count != 0 {
-                return Err(Error::invalid(
-                    "invalid restart policy: maximum retry count can only be used with 'on-failure'",
-                ));
+                let negative =
+                    if policy.maximum_retry_count < 0 { " and cannot be negative" } else { "" };
+                return Err(Error::invalid(format!(
+                    "invalid restart policy: maximum retry count can only be used with 'on-failure'{negative}"
+                )));
             }
         }
         "on-failure" => {
             if policy.maximum_retry_count < 0 {
                 return Err(Error::invalid(
-                    "invalid restart policy: maximum retry count can't be negative",
+                    "invalid restart policy: maximum retry count cannot be negative",
                 ));
             }
         }
@@ -223,8 +231,8 @@ pub(crate) fn validate_resources(r: &berth_api::container::Resources) -> Result<
         return Err(Error::invalid(format!("invalid CPU shares: {}", r.cpu_shares)));
     }
     for (what, value) in [("cpus", &r.cpuset_cpus), ("mems", &r.cpuset_mems)] {
-        if !value.is_empty() && !valid_cpuset(value) {
-            return Err(Error::invalid(format!("Invalid value {value} for cpuset {what}")));
+        if let Err(why) = check_cpuset(value) {
+            return Err(Error::invalid(format!("Invalid value {value} for cpuset {what}: {why}")));
         }
     }
     if r.blkio_weight > 0 && !(10..=1000).contains(&r.blkio_weight) {
@@ -233,21 +241,45 @@ pub(crate) fn validate_resources(r: &berth_api::container::Resources) -> Result<
     Ok(())
 }
 
-/// `0-2,4`-style lists.
-fn valid_cpuset(value: &str) -> bool {
-    value.split(',').all(|part| {
-        let mut ends = part.splitn(2, '-');
-        let lo = ends.next().and_then(|n| n.parse::<u32>().ok());
-        match (lo, ends.next()) {
-            (Some(_), None) => true,
-            (Some(lo), Some(hi)) => hi.parse::<u32>().is_ok_and(|hi| hi >= lo),
-            _ => false,
+/// Highest CPU or memory node number a cpuset list may name (moby `pkg/sysinfo`
+/// `defaultMaxCPUs`, the kernel's usual limit; it keeps `0-9223372036854775807` from costing
+/// memory in dockerd).
+const MAX_CPUSET: i64 = 8192;
+
+/// Checks a `0-2,4`-style list as moby's `parseUintList` does; the error is its wording, which
+/// dockerd appends to its own.
+fn check_cpuset(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let invalid = || format!("invalid format: {value}");
+    let number = |n: &str| n.parse::<i64>().map_err(|_| invalid());
+    let in_range = |n: i64| {
+        if n > MAX_CPUSET {
+            Err(format!("value of out range, maximum is {MAX_CPUSET}"))
+        } else {
+            Ok(())
         }
-    })
+    };
+    for part in value.split(',') {
+        match part.split_once('-') {
+            None => in_range(number(part)?)?,
+            Some((lo, hi)) => {
+                let (lo, hi) = (number(lo)?, number(hi)?);
+                if hi < lo {
+                    return Err(invalid());
+                }
+                in_range(hi)?;
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Fills the defaults dockerd reports in inspect: restart policy `no`, log driver `json-file`,
-/// `/dev/shm` size, IPC and cgroup namespace modes.
+/// Fills the defaults dockerd 28 reports in inspect: restart policy `no`, log driver
+/// `json-file`, `/dev/shm` size, IPC and cgroup namespace modes, network mode `bridge` (its API
+/// router's answer to an empty or `default` mode), the masked and read-only paths of an
+/// unprivileged container, `OomKillDisable` where the kernel has it, and runtime `runc`.
 pub(crate) fn fill_defaults(hc: &mut HostConfig) {
     if hc.restart_policy.name.is_empty() {
         hc.restart_policy.name = "no".to_owned();
@@ -272,6 +304,44 @@ pub(crate) fn fill_defaults(hc: &mut HostConfig) {
     if hc.network_mode.is_empty() || hc.network_mode == "default" {
         hc.network_mode = "bridge".to_owned();
     }
+    // dockerd stores its default lists at create (`createContainerOSSpecificSettings`), so
+    // inspect shows what the container gets; a privileged container gets none and keeps null.
+    if !hc.privileged {
+        // Berth's own `systempaths=unconfined` (the docker CLI sends empty lists instead).
+        let unconfined = hc.security_opt.iter().flatten().any(|o| o == "systempaths=unconfined");
+        if hc.masked_paths.is_none() {
+            hc.masked_paths = Some(if unconfined {
+                Vec::new()
+            } else {
+                crate::runtime::spec::default_masked_paths()
+            });
+        }
+        if hc.readonly_paths.is_none() {
+            hc.readonly_paths = Some(if unconfined {
+                Vec::new()
+            } else {
+                crate::runtime::spec::DEFAULT_READONLY_PATHS.map(str::to_owned).to_vec()
+            });
+        }
+    }
+    // `adaptContainerSettings` stores `false`. On a kernel without the knob (cgroup v2, or no
+    // v1 memory controller) dockerd's checks at start drop it to null again; Berth leaves it
+    // null there from the create on.
+    if hc.resources.oom_kill_disable.is_none() && oom_kill_disable_supported() {
+        hc.resources.oom_kill_disable = Some(false);
+    }
+    if hc.runtime.is_empty() {
+        hc.runtime = DEFAULT_RUNTIME.to_owned();
+    }
+}
+
+/// The runtime dockerd names when a create asks for none (`Runtimes.Default`).
+const DEFAULT_RUNTIME: &str = "runc";
+
+/// Whether the kernel can disable the OOM killer per container: cgroup v1's
+/// `memory.oom_control` (moby `pkg/sysinfo`); cgroup v2 has no such knob.
+fn oom_kill_disable_supported() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists()
 }
 
 /// The signal number of `name` (`SIGTERM`, `TERM`, `15`), as dockerd's `signal.ParseSignal`.
@@ -326,7 +396,8 @@ mod tests {
             ..Config::default()
         };
         merge_image(&mut c, &image);
-        assert_eq!(c.env, Some(vec!["PATH=/bin".into(), "A=2".into(), "B=3".into()]));
+        // The request's entries first, then the image's for keys it does not set.
+        assert_eq!(c.env, Some(vec!["A=2".into(), "B=3".into(), "PATH=/bin".into()]));
         assert_eq!(c.cmd, Some(vec!["sh".into()]));
         assert_eq!(c.working_dir, "/w");
         assert_eq!(c.user, "nobody");
@@ -347,6 +418,123 @@ mod tests {
         assert_eq!(command(&c).expect("command"), ("default".to_owned(), vec![]));
         let none = Config::default();
         assert_eq!(command(&none).expect_err("empty").message(), "no command specified");
+    }
+
+    #[test]
+    fn env_and_labels_merge_as_dockerd_28() {
+        // No request env: the image's as it is.
+        let image = json!({"Env": ["A=1", "B=2", "A=3"]});
+        let mut c = Config { env: Some(vec![]), ..Config::default() };
+        merge_image(&mut c, &image);
+        assert_eq!(c.env, Some(vec!["A=1".into(), "B=2".into(), "A=3".into()]));
+        // Image entries whose key is set (a bare `B` sets it too) stay out; of two image
+        // entries with one key, the first comes in.
+        let mut c = Config { env: Some(vec!["B".into(), "C=x=y".into()]), ..Config::default() };
+        merge_image(&mut c, &image);
+        assert_eq!(c.env, Some(vec!["B".into(), "C=x=y".into(), "A=1".into()]));
+
+        // Labels are an object even when neither side has any.
+        let mut c = Config::default();
+        merge_image(&mut c, &json!({"Cmd": ["sh"]}));
+        assert_eq!(c.labels, Some(BTreeMap::new()));
+        assert_eq!(c.env, None);
+        let mut c = Config::default();
+        merge_image(&mut c, &json!({"Labels": null}));
+        assert_eq!(
+            serde_json::to_value(&c).expect("config")["Labels"],
+            json!({}),
+            "inspect shows {{}}, not null"
+        );
+    }
+
+    #[test]
+    fn create_defaults_are_dockerd_28_ones() {
+        let mut hc = HostConfig::default();
+        fill_defaults(&mut hc);
+        assert_eq!(hc.network_mode, "bridge");
+        assert_eq!(hc.runtime, "runc");
+        assert_eq!(hc.restart_policy.name, "no");
+        let masked = hc.masked_paths.clone().expect("masked paths filled");
+        assert_eq!(masked[..3], ["/proc/asound", "/proc/acpi", "/proc/interrupts"]);
+        assert_eq!(masked, crate::runtime::spec::default_masked_paths());
+        assert_eq!(
+            hc.readonly_paths.as_deref().expect("readonly paths filled"),
+            ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        );
+        assert_eq!(hc.resources.oom_kill_disable.is_some(), oom_kill_disable_supported());
+        assert_ne!(hc.resources.oom_kill_disable, Some(true));
+
+        // What was asked for stays; a privileged container keeps null lists.
+        let mut hc = HostConfig {
+            network_mode: "default".into(),
+            runtime: "io.containerd.runc.v2".into(),
+            masked_paths: Some(vec!["/proc/x".into()]),
+            ..HostConfig::default()
+        };
+        hc.resources.oom_kill_disable = Some(true);
+        fill_defaults(&mut hc);
+        assert_eq!(hc.network_mode, "bridge");
+        assert_eq!(hc.runtime, "io.containerd.runc.v2");
+        assert_eq!(hc.masked_paths, Some(vec!["/proc/x".into()]));
+        assert!(hc.readonly_paths.is_some_and(|p| p.len() == 5));
+        assert_eq!(hc.resources.oom_kill_disable, Some(true));
+        let mut hc = HostConfig { privileged: true, ..HostConfig::default() };
+        fill_defaults(&mut hc);
+        assert_eq!((hc.masked_paths, hc.readonly_paths), (None, None));
+        let mut hc = HostConfig {
+            security_opt: Some(vec!["systempaths=unconfined".into()]),
+            ..HostConfig::default()
+        };
+        fill_defaults(&mut hc);
+        assert_eq!((hc.masked_paths, hc.readonly_paths), (Some(vec![]), Some(vec![])));
+    }
+
+    #[test]
+    fn restart_policy_and_cpuset_errors_read_as_dockerd_28() {
+        let policy = |name: &str, count: i64| {
+            let mut hc = HostConfig::default();
+            hc.restart_policy.name = name.into();
+            hc.restart_policy.maximum_retry_count = count;
+            validate_host_config(&hc).map_err(|e| e.message().to_owned())
+        };
+        assert_eq!(
+            policy("on-failure", -1).expect_err("negative"),
+            "invalid restart policy: maximum retry count cannot be negative"
+        );
+        assert_eq!(
+            policy("always", 2).expect_err("count"),
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+        );
+        assert_eq!(
+            policy("no", -2).expect_err("negative count"),
+            "invalid restart policy: maximum retry count can only be used with 'on-failure' and cannot be negative"
+        );
+        assert!(policy("on-failure", 3).is_ok());
+
+        let cpuset = |cpus: &str, mems: &str| {
+            let mut hc = HostConfig::default();
+            hc.resources.cpuset_cpus = cpus.into();
+            hc.resources.cpuset_mems = mems.into();
+            validate_host_config(&hc).map_err(|e| e.message().to_owned())
+        };
+        assert_eq!(
+            cpuset("abc", "").expect_err("cpus"),
+            "Invalid value abc for cpuset cpus: invalid format: abc"
+        );
+        assert_eq!(
+            cpuset("0", "1,3-2").expect_err("mems"),
+            "Invalid value 1,3-2 for cpuset mems: invalid format: 1,3-2"
+        );
+        assert_eq!(
+            cpuset("0-9000", "").expect_err("too high"),
+            "Invalid value 0-9000 for cpuset cpus: value of out range, maximum is 8192"
+        );
+        for bad in ["-1", "1-", "1-2-3", "1,,2", " 1"] {
+            assert!(cpuset(bad, "").is_err(), "{bad}");
+        }
+        for good in ["0", "0-0,0,1-7", "03,1-3", "3,2,1", "8192"] {
+            assert!(cpuset(good, good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -120,30 +120,40 @@ impl Networking {
             }
             return Ok(BTreeMap::new());
         }
-        let primary = self.store.get(mode).map_err(|e| match e.kind() {
-            ErrorKind::NotFound => Error::not_found(format!("network {mode} not found")),
-            _ => e,
-        })?;
+        // dockerd 28 creates a container on a network that does not exist (yet) and looks it up
+        // at start (`updateContainerNetworkSettings`, `validateNetworkingConfig`): such an
+        // endpoint keeps the name as given and no network ID.
+        let primary = self.lookup_at_create(mode)?;
+        let primary_name = primary.as_ref().map_or(mode, |n| n.record.name.as_str()).to_owned();
         let mut endpoints = BTreeMap::new();
         endpoints.insert(
-            primary.record.name.clone(),
-            Endpoint { network_id: primary.record.id.clone(), ..Endpoint::default() },
+            primary_name.clone(),
+            Endpoint {
+                network_id: primary.as_ref().map(|n| n.record.id.clone()).unwrap_or_default(),
+                ..Endpoint::default()
+            },
         );
         for (key, settings) in configs {
-            let net = self.store.get(key)?;
-            let name = net.record.name.clone();
-            if name != primary.record.name
-                && !user_defined(&primary.record.name)
-                && mode != "bridge"
-            {
+            let net = self.lookup_at_create(key)?;
+            let name = net.as_ref().map_or(key.as_str(), |n| n.record.name.as_str()).to_owned();
+            if name != primary_name && !user_defined(&primary_name) && mode != "bridge" {
                 return Err(Error::invalid(format!(
                     "Container cannot be connected to network endpoints: {mode}, {key}"
                 )));
             }
-            let endpoint = requested_endpoint(&net, settings)?;
+            let endpoint = requested_endpoint(&name, net.as_deref(), settings)?;
             endpoints.insert(name, endpoint);
         }
         Ok(endpoints)
+    }
+
+    /// The network `key` names at create, `None` when there is none.
+    fn lookup_at_create(&self, key: &str) -> Result<Option<Arc<Network>>> {
+        match self.store.get(key) {
+            Ok(net) => Ok(Some(net)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Sets up the network of a run of `record`, writing its files into `dir`.
@@ -371,13 +381,14 @@ impl Networking {
     }
 
     /// The network an endpoint is on (by ID: a network removed and re-created under the same
-    /// name is another network).
+    /// name is another network; by name when it did not exist at create).
     fn network_of(&self, name: &str, ep: &Endpoint) -> Result<Arc<Network>> {
-        self.store
-            .get(&ep.network_id)
-            .ok()
-            .filter(|n| n.record.id == ep.network_id)
-            .ok_or_else(|| Error::not_found(format!("network {name} not found")))
+        let found = if ep.network_id.is_empty() {
+            self.store.get(name).ok()
+        } else {
+            self.store.get(&ep.network_id).ok().filter(|n| n.record.id == ep.network_id)
+        };
+        found.ok_or_else(|| Error::not_found(format!("network {name} not found")))
     }
 
     /// Undoes [`Networking::attach`] after a failed start.
@@ -460,7 +471,7 @@ impl Networking {
 
     /// The endpoint asked for by a connect request (checked as at create).
     pub(crate) fn requested(&self, net: &Network, settings: &EndpointSettings) -> Result<Endpoint> {
-        requested_endpoint(net, settings)
+        requested_endpoint(&net.record.name, Some(net), settings)
     }
 }
 
@@ -478,11 +489,17 @@ fn attach_order(record: &Record) -> Vec<String> {
     order
 }
 
-/// The endpoint `settings` ask for on `net`, refused as dockerd refuses it.
-fn requested_endpoint(net: &Network, settings: &EndpointSettings) -> Result<Endpoint> {
-    let name = &net.record.name;
+/// The endpoint `settings` ask for on network `name`, refused as dockerd refuses it. Without
+/// `net` (a network that does not exist at create) the checks against the network wait for the
+/// start, as in dockerd.
+fn requested_endpoint(
+    name: &str,
+    net: Option<&Network>,
+    settings: &EndpointSettings,
+) -> Result<Endpoint> {
+    let user = net.map_or_else(|| user_defined(name), |n| n.record.user_defined());
     let aliases = settings.aliases.clone().unwrap_or_default();
-    if !aliases.is_empty() && !net.record.user_defined() {
+    if !aliases.is_empty() && !user {
         return Err(Error::invalid(
             "network-scoped alias is supported only for containers in user defined networks",
         ));
@@ -492,7 +509,7 @@ fn requested_endpoint(net: &Network, settings: &EndpointSettings) -> Result<Endp
     let ipv4_requested = match requested {
         None => None,
         Some(text) => {
-            if !net.record.user_defined() {
+            if !user {
                 return Err(Error::invalid(
                     "user specified IP address is supported on user defined networks only",
                 ));
@@ -500,10 +517,13 @@ fn requested_endpoint(net: &Network, settings: &EndpointSettings) -> Result<Endp
             let ip: Ipv4Addr = text
                 .parse()
                 .map_err(|_| Error::invalid(format!("invalid IPv4 address: {text}")))?;
-            let bridge = net.record.bridge.as_ref();
-            let inside = bridge
-                .is_some_and(|b| b.ip_range.unwrap_or(b.subnet).contains(ip) && ip != b.gateway);
-            if !inside {
+            let inside = |net: &Network| {
+                net.record
+                    .bridge
+                    .as_ref()
+                    .is_some_and(|b| b.ip_range.unwrap_or(b.subnet).contains(ip) && ip != b.gateway)
+            };
+            if net.is_some_and(|n| !inside(n)) {
                 return Err(Error::invalid(format!(
                     "no configured subnet or ip-range contain the IP address {ip}"
                 )));
@@ -525,7 +545,7 @@ fn requested_endpoint(net: &Network, settings: &EndpointSettings) -> Result<Endp
         }
     }
     Ok(Endpoint {
-        network_id: net.record.id.clone(),
+        network_id: net.map(|n| n.record.id.clone()).unwrap_or_default(),
         aliases,
         ipv4_requested,
         mac_requested: mac_requested.map(str::to_owned),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use berth_api::container::{
     ContainerChangeResponseItem, ContainerPruneReport, ContainerStats, ContainerTopResponse,
-    ContainerUpdateBody, ContainerUpdateResponse, PathStat,
+    ContainerUpdateBody, ContainerUpdateResponse, HostConfig, PathStat,
 };
 use berth_api::{Error, ErrorKind, Filters, Result};
 use berth_backend::{ArchivePutOptions, BoxStream, ByteStream};
@@ -100,62 +100,19 @@ impl Manager {
     ) -> Result<ContainerUpdateResponse> {
         let c = self.get(name)?;
         let _op = c.op.lock().await;
-        let id = c.id.clone();
-        let wrap = |e: Error| {
-            Error::new(e.kind(), format!("Cannot update container {id}: {}", e.message()))
-        };
-        let mut hc = c.with(|r| r.host_config.clone());
-        let new = &body.resources;
-        let r = &mut hc.resources;
-        // dockerd's update takes every limit that is set (non-zero) in the body.
-        let set_i64 = |mine: &mut i64, theirs: i64| {
-            if theirs != 0 {
-                *mine = theirs;
-            }
-        };
-        set_i64(&mut r.cpu_shares, new.cpu_shares);
-        set_i64(&mut r.memory, new.memory);
-        set_i64(&mut r.nano_cpus, new.nano_cpus);
-        set_i64(&mut r.cpu_period, new.cpu_period);
-        set_i64(&mut r.cpu_quota, new.cpu_quota);
-        set_i64(&mut r.cpu_realtime_period, new.cpu_realtime_period);
-        set_i64(&mut r.cpu_realtime_runtime, new.cpu_realtime_runtime);
-        set_i64(&mut r.memory_reservation, new.memory_reservation);
-        set_i64(&mut r.memory_swap, new.memory_swap);
-        if new.blkio_weight != 0 {
-            r.blkio_weight = new.blkio_weight;
-        }
-        if !new.cpuset_cpus.is_empty() {
-            r.cpuset_cpus = new.cpuset_cpus.clone();
-        }
-        if !new.cpuset_mems.is_empty() {
-            r.cpuset_mems = new.cpuset_mems.clone();
-        }
-        if new.pids_limit.is_some() {
-            r.pids_limit = new.pids_limit;
-        }
-        if !body.restart_policy.name.is_empty() {
-            hc.restart_policy = body.restart_policy.clone();
-        }
-        super::config::validate_resources(&hc.resources).map_err(wrap)?;
-        if hc.auto_remove && !matches!(hc.restart_policy.name.as_str(), "" | "no") {
-            return Err(wrap(Error::invalid(
-                "Restart policy cannot be updated because AutoRemove is enabled for the container",
-            )));
-        }
-        let probe = berth_api::container::HostConfig {
-            restart_policy: hc.restart_policy.clone(),
-            ..Default::default()
-        };
-        super::config::validate_host_config(&probe).map_err(wrap)?;
+        let hc = updated_host_config(&c.id, c.with(|r| r.host_config.clone()), &body)?;
         if c.with(|r| r.state.is_running()) {
             let resources =
                 crate::runtime::spec::linux_resources(&super::spec::resources(&hc), false);
-            self.runtime.update_resources(&c.id, &resources).await.map_err(wrap)?;
+            self.runtime
+                .update_resources(&c.id, &resources)
+                .await
+                .map_err(|e| cannot_update(&c.id, e))?;
         }
-        c.update(|rec| rec.host_config = hc)?;
+        c.update(|rec| rec.host_config = hc).map_err(|e| cannot_update(&c.id, e))?;
         self.event(&c, "update", &[]);
-        Ok(ContainerUpdateResponse { warnings: Some(Vec::new()) })
+        // dockerd's Warnings are those of its checks: none here, and null rather than [].
+        Ok(ContainerUpdateResponse { warnings: None })
     }
 
     /// `GET /containers/{name}/top`.
@@ -320,6 +277,69 @@ impl Manager {
     }
 }
 
+/// The host config after `body`, checked as dockerd checks an update: first the request
+/// (`verifyContainerSettings`: the body's restart policy, and the limits — Berth checks them as
+/// they will be), with errors as they are; then its conflicts with what the container has
+/// (`UpdateContainer`), with errors naming the container.
+fn updated_host_config(
+    id: &str,
+    mut hc: HostConfig,
+    body: &ContainerUpdateBody,
+) -> Result<HostConfig> {
+    if !body.restart_policy.name.is_empty() {
+        let probe =
+            HostConfig { restart_policy: body.restart_policy.clone(), ..HostConfig::default() };
+        super::config::validate_host_config(&probe)?;
+    }
+    let new = &body.resources;
+    let r = &mut hc.resources;
+    // dockerd's update takes every limit that is set (non-zero) in the body.
+    let set_i64 = |mine: &mut i64, theirs: i64| {
+        if theirs != 0 {
+            *mine = theirs;
+        }
+    };
+    set_i64(&mut r.cpu_shares, new.cpu_shares);
+    set_i64(&mut r.memory, new.memory);
+    set_i64(&mut r.nano_cpus, new.nano_cpus);
+    set_i64(&mut r.cpu_period, new.cpu_period);
+    set_i64(&mut r.cpu_quota, new.cpu_quota);
+    set_i64(&mut r.cpu_realtime_period, new.cpu_realtime_period);
+    set_i64(&mut r.cpu_realtime_runtime, new.cpu_realtime_runtime);
+    set_i64(&mut r.memory_reservation, new.memory_reservation);
+    set_i64(&mut r.memory_swap, new.memory_swap);
+    if new.blkio_weight != 0 {
+        r.blkio_weight = new.blkio_weight;
+    }
+    if !new.cpuset_cpus.is_empty() {
+        r.cpuset_cpus = new.cpuset_cpus.clone();
+    }
+    if !new.cpuset_mems.is_empty() {
+        r.cpuset_mems = new.cpuset_mems.clone();
+    }
+    if new.pids_limit.is_some() {
+        r.pids_limit = new.pids_limit;
+    }
+    super::config::validate_resources(&hc.resources)?;
+    if !body.restart_policy.name.is_empty() {
+        if hc.auto_remove && body.restart_policy.name != "no" {
+            return Err(cannot_update(
+                id,
+                Error::conflict(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the container",
+                ),
+            ));
+        }
+        hc.restart_policy = body.restart_policy.clone();
+    }
+    Ok(hc)
+}
+
+/// dockerd's wrapping of an error from applying an update (`errCannotUpdate`).
+fn cannot_update(id: &str, e: Error) -> Error {
+    Error::new(e.kind(), format!("Cannot update container {id}: {}", e.message()))
+}
+
 fn label_matches(labels: &BTreeMap<String, String>, filter: &str) -> bool {
     match filter.split_once('=') {
         Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
@@ -333,5 +353,142 @@ fn check_abs(path: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(format!("Path {path} is not absolute")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use berth_api::container::{ContainerUpdateBody, HostConfig, RestartPolicy, WaitCondition};
+    use berth_backend::{ContainerBackend, ContainerListOptions, ContainerRemoveOptions};
+
+    use super::*;
+    use crate::container::tests::{create_options, import_busybox};
+    use crate::testutil::{TestContainerd, engine_with};
+
+    fn body(memory: i64, policy: &str) -> ContainerUpdateBody {
+        let mut body = ContainerUpdateBody {
+            restart_policy: RestartPolicy { name: policy.to_owned(), ..RestartPolicy::default() },
+            ..ContainerUpdateBody::default()
+        };
+        body.resources.memory = memory;
+        body
+    }
+
+    #[test]
+    fn update_checks_name_the_container_only_when_applying() {
+        let id = "c".repeat(64);
+        let hc = HostConfig::default();
+        // The checks of the request answer as they are.
+        let e = updated_host_config(&id, hc.clone(), &body(1024, "")).expect_err("memory");
+        assert_eq!(
+            (e.kind(), e.message()),
+            (ErrorKind::InvalidParameter, "Minimum memory limit allowed is 6MB")
+        );
+        let e = updated_host_config(&id, hc.clone(), &body(0, "sometimes")).expect_err("policy");
+        assert!(
+            e.message().starts_with("invalid restart policy: unknown policy 'sometimes'"),
+            "{e}"
+        );
+        // A conflict with what the container has is dockerd's `errCannotUpdate`.
+        let auto = HostConfig { auto_remove: true, ..HostConfig::default() };
+        let e = updated_host_config(&id, auto.clone(), &body(0, "always")).expect_err("rm");
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        assert_eq!(
+            e.message(),
+            format!(
+                "Cannot update container {id}: Restart policy cannot be updated because AutoRemove is enabled for the container"
+            )
+        );
+        assert!(updated_host_config(&id, auto, &body(0, "no")).is_ok());
+
+        let updated = updated_host_config(&id, hc, &body(64 << 20, "on-failure")).expect("update");
+        assert_eq!(updated.resources.memory, 64 << 20);
+        assert_eq!(updated.restart_policy.name, "on-failure");
+        // An empty policy name keeps the container's, whatever the count.
+        let mut keep = body(0, "");
+        keep.restart_policy.maximum_retry_count = 3;
+        let kept = updated_host_config(&id, updated.clone(), &keep).expect("kept");
+        assert_eq!(kept.restart_policy, updated.restart_policy);
+    }
+
+    /// Create, list, update and a first start against a private containerd: what dockerd 28
+    /// shows before and after.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_created_container_reads_as_dockerd_28_before_and_after_its_first_start() {
+        let ctrd = TestContainerd::start().await;
+        let (engine, _) = engine_with(&ctrd, "berthops0", "10.213.248.1/24").await;
+        import_busybox(&engine).await;
+        let mut options = create_options("fresh", &["sh", "-c", "exit 0"], "none");
+        options.body.config.env = Some(vec!["MINE=1".into()]);
+        let created = ContainerBackend::create(&engine, options).await.expect("create");
+
+        let i = ContainerBackend::inspect(&engine, "fresh", false).await.expect("inspect");
+        for path in [&i.hostname_path, &i.hosts_path, &i.resolv_conf_path, &i.log_path] {
+            assert_eq!(path, "", "no files before the first start");
+        }
+        let network_id = |i: &berth_api::container::ContainerInspect| {
+            i.network_settings.clone().expect("settings").networks.expect("networks")["none"]
+                .network_id
+                .clone()
+        };
+        assert_eq!(network_id(&i), "");
+        let config = i.config.clone().expect("config");
+        assert_eq!(config.labels, Some(Default::default()));
+        assert_eq!(config.env, Some(vec!["MINE=1".to_owned()]));
+        let hc = i.host_config.clone().expect("host config");
+        assert_eq!(hc.runtime, "runc");
+        assert!(hc.masked_paths.is_some_and(|p| !p.is_empty()));
+        assert!(hc.readonly_paths.is_some_and(|p| p.len() == 5));
+        let listed = ContainerBackend::list(
+            &engine,
+            ContainerListOptions { all: true, ..ContainerListOptions::default() },
+        )
+        .await
+        .expect("list");
+        assert_eq!(listed[0].command, "sh -c 'exit 0'");
+
+        let e = ContainerBackend::update(&engine, "fresh", body(1024, ""))
+            .await
+            .expect_err("too little memory");
+        assert_eq!(e.message(), "Minimum memory limit allowed is 6MB");
+        let answer =
+            ContainerBackend::update(&engine, "fresh", body(64 << 20, "")).await.expect("update");
+        assert_eq!(answer.warnings, None);
+
+        let wait =
+            ContainerBackend::wait(&engine, "fresh", WaitCondition::NextExit).await.expect("wait");
+        ContainerBackend::start(&engine, "fresh", "", "").await.expect("start");
+        let status = tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+            .await
+            .expect("exits in time");
+        assert_eq!(status.status_code, 0);
+        let i = ContainerBackend::inspect(&engine, "fresh", false).await.expect("inspect");
+        let dir = ctrd.dir.path().join("data/containers").join(&created.id);
+        assert_eq!(i.hostname_path, dir.join("hostname").display().to_string());
+        assert_eq!(i.log_path, dir.join(format!("{}-json.log", created.id)).display().to_string());
+        assert!(!network_id(&i).is_empty(), "the network's ID after the first start");
+
+        ContainerBackend::remove(&engine, "fresh", ContainerRemoveOptions::default())
+            .await
+            .expect("rm");
+
+        // A network that does not exist: dockerd 28 creates the container, and its start fails.
+        let options = create_options("lost", &["true"], "berth-nosuch-net");
+        ContainerBackend::create(&engine, options).await.expect("create on a missing network");
+        let i = ContainerBackend::inspect(&engine, "lost", false).await.expect("inspect");
+        let networks = i.network_settings.expect("settings").networks.expect("networks");
+        assert_eq!(networks.keys().collect::<Vec<_>>(), ["berth-nosuch-net"]);
+        let e = ContainerBackend::start(&engine, "lost", "", "").await.expect_err("no network");
+        assert_eq!(
+            (e.kind(), e.message()),
+            (ErrorKind::NotFound, "network berth-nosuch-net not found")
+        );
+        let state = ContainerBackend::inspect(&engine, "lost", false).await.expect("inspect");
+        assert_eq!(state.state.expect("state").status, "created");
+        ContainerBackend::remove(&engine, "lost", ContainerRemoveOptions::default())
+            .await
+            .expect("rm");
+        engine.shutdown().await;
+        ctrd.stop().await;
     }
 }

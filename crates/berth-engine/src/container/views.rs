@@ -28,7 +28,13 @@ pub(crate) fn inspect(c: &Container, graph: Option<BTreeMap<String, String>>) ->
         failing_streak: h.failing_streak,
         log: Some(h.log.clone()),
     });
-    let file = |name: &str| c.dir.join(name).display().to_string();
+    // dockerd sets these paths when a start sets the container up, and keeps them after.
+    let started = r.state.has_been_started;
+    let file = |name: &str| {
+        if started { c.dir.join(name).display().to_string() } else { String::new() }
+    };
+    // Only the json-file driver exposes its file (moby `container.StartLogger`).
+    let json_file = matches!(r.host_config.log_config.kind.as_str(), "" | "json-file");
     let networks = endpoints(&r);
     let bridge = r.networks.get("bridge").filter(|e| e.ip.is_some());
     ContainerInspect {
@@ -54,7 +60,11 @@ pub(crate) fn inspect(c: &Container, graph: Option<BTreeMap<String, String>>) ->
         resolv_conf_path: file("resolv.conf"),
         hostname_path: file("hostname"),
         hosts_path: file("hosts"),
-        log_path: log_path(&c.dir, &r.id).display().to_string(),
+        log_path: if started && json_file {
+            log_path(&c.dir, &r.id).display().to_string()
+        } else {
+            String::new()
+        },
         name: r.name.clone(),
         restart_count: r.restart_count,
         driver: crate::unpack::SNAPSHOTTER.to_owned(),
@@ -97,14 +107,19 @@ fn published(r: &Record) -> Option<&[crate::network::Binding]> {
     addressed.then_some(r.ports.as_slice())
 }
 
-/// The container's endpoints by network name.
+/// The container's endpoints by network name. Their `NetworkID` shows from the first start on:
+/// dockerd's create stores only the endpoint config asked for, and connecting at start fills it.
 fn endpoints(r: &Record) -> BTreeMap<String, EndpointSettings> {
     r.networks
         .iter()
         .map(|(name, ep)| {
             let user = super::network::user_defined(name);
             let mut settings = EndpointSettings {
-                network_id: ep.network_id.clone(),
+                network_id: if r.state.has_been_started {
+                    ep.network_id.clone()
+                } else {
+                    String::new()
+                },
                 endpoint_id: ep.endpoint_id.clone(),
                 gateway: ep.gateway.map(|g| g.to_string()).unwrap_or_default(),
                 ip_address: ep.ip.map(|i| i.to_string()).unwrap_or_default(),
@@ -140,11 +155,7 @@ fn endpoints(r: &Record) -> BTreeMap<String, EndpointSettings> {
 /// One entry of `GET /containers/json`.
 pub(crate) fn summary(c: &Container) -> ContainerSummary {
     let r = c.record();
-    let mut command = r.path.clone();
-    for a in &r.args {
-        command.push(' ');
-        command.push_str(a);
-    }
+    let command = list_command(&r.path, &r.args);
     ContainerSummary {
         id: r.id.clone(),
         names: Some(vec![r.name.clone()]),
@@ -166,6 +177,23 @@ pub(crate) fn summary(c: &Container) -> ContainerSummary {
         network_settings: Some(SummaryNetworkSettings { networks: Some(endpoints(&r)) }),
         mounts: Some(r.mounts.clone()),
     }
+}
+
+/// The `Command` of a list entry: the path and the arguments, each argument holding a space in
+/// single quotes (moby `container/view.go`; no other quoting or escaping).
+fn list_command(path: &str, args: &[String]) -> String {
+    let mut command = path.to_owned();
+    for a in args {
+        command.push(' ');
+        if a.contains(' ') {
+            command.push('\'');
+            command.push_str(a);
+            command.push('\'');
+        } else {
+            command.push_str(a);
+        }
+    }
+    command
 }
 
 /// The `Status` column of `docker ps`.
@@ -225,15 +253,19 @@ pub(crate) fn human_duration(d: Duration) -> String {
     }
 }
 
-/// The accepted `status` filter values.
+/// The accepted `status` filter values, in the order dockerd's message lists them.
 const STATUSES: [&str; 7] =
-    ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+    ["created", "running", "paused", "restarting", "removing", "exited", "dead"];
 
 /// Checks filter values that can be wrong independently of the containers.
 pub(crate) fn check_filters(filters: &Filters) -> Result<()> {
     for s in filters.get("status") {
         if !STATUSES.contains(&s) {
-            return Err(Error::invalid(format!("invalid filter 'status={s}'")));
+            // moby 28 `daemon/list.go` wrapping `container.ValidateContainerState`.
+            return Err(Error::invalid(format!(
+                "invalid filter 'status={s}': invalid value for state ({s}): must be one of {}",
+                STATUSES.join(", ")
+            )));
         }
     }
     for e in filters.get("exited") {
@@ -336,11 +368,22 @@ pub(crate) fn matches(r: &Record, filters: &Filters, ancestors: Option<&[String]
     true
 }
 
-/// Mount points from `Binds`, `Mounts` and `Tmpfs`, checked as dockerd does.
+/// Mount points from `Binds`, `Mounts` and `Tmpfs`, checked as dockerd does
+/// (`registerMountPoints`): a bind's destination must be new among the binds and the `Tmpfs`
+/// targets, a mount's among the binds and the earlier mounts.
 pub(crate) fn mount_points(hc: &HostConfig) -> Result<Vec<MountPoint>> {
     let mut out: Vec<MountPoint> = Vec::new();
+    let tmpfs = hc.tmpfs.as_ref();
+    let duplicate =
+        |out: &[MountPoint], destination: &str| out.iter().any(|m| m.destination == destination);
     for bind in hc.binds.iter().flatten() {
-        out.push(parse_bind(bind)?);
+        let point = parse_bind(bind)?;
+        if duplicate(&out, &point.destination)
+            || tmpfs.is_some_and(|t| t.contains_key(&point.destination))
+        {
+            return Err(Error::invalid(format!("Duplicate mount point: {}", point.destination)));
+        }
+        out.push(point);
     }
     for m in hc.mounts.iter().flatten() {
         if !m.target.starts_with('/') {
@@ -392,8 +435,15 @@ pub(crate) fn mount_points(hc: &HostConfig) -> Result<Vec<MountPoint>> {
             }
             "volume" => out.push(super::volumes::volume_mount(m)?),
             other => {
-                return Err(Error::invalid(format!("mount type unknown: {other:?}")));
+                return Err(Error::invalid(format!(
+                    "invalid mount config for type \"{other}\": mount type unknown"
+                )));
             }
+        }
+        if let Some((added, earlier)) = out.split_last()
+            && duplicate(earlier, &added.destination)
+        {
+            return Err(Error::invalid(format!("Duplicate mount point: {}", m.target)));
         }
     }
     for target in hc.tmpfs.iter().flat_map(|t| t.keys()) {
@@ -401,12 +451,6 @@ pub(crate) fn mount_points(hc: &HostConfig) -> Result<Vec<MountPoint>> {
             return Err(Error::invalid(format!(
                 "invalid mount path: '{target}' mount path must be absolute"
             )));
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    for m in &out {
-        if !seen.insert(m.destination.clone()) {
-            return Err(Error::invalid(format!("Duplicate mount point: {}", m.destination)));
         }
     }
     Ok(out)
@@ -457,6 +501,7 @@ fn parse_bind(spec: &str) -> Result<MountPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::container::record::{Endpoint, State, ZERO_TIME};
 
     #[test]
     fn durations_read_as_docker_ps_shows_them() {
@@ -485,7 +530,161 @@ mod tests {
     #[test]
     fn status_filter_values_are_checked() {
         let mut f = Filters::default();
-        f.add("status", "bogus");
-        assert_eq!(check_filters(&f).expect_err("bad").message(), "invalid filter 'status=bogus'");
+        f.add("status", "sleeping");
+        assert_eq!(
+            check_filters(&f).expect_err("bad").message(),
+            "invalid filter 'status=sleeping': invalid value for state (sleeping): must be one of created, running, paused, restarting, removing, exited, dead"
+        );
+        let mut f = Filters::default();
+        for s in STATUSES {
+            f.add("status", s);
+        }
+        assert!(check_filters(&f).is_ok());
+    }
+
+    #[test]
+    fn list_command_quotes_arguments_with_spaces() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            list_command("sh", &args(&["-c", "echo hi; exec sleep 1000"])),
+            "sh -c 'echo hi; exec sleep 1000'"
+        );
+        // Only a space counts; quotes inside are not escaped, as in dockerd.
+        assert_eq!(list_command("echo", &args(&["a\tb", "it's x"])), "echo a\tb 'it's x'");
+        assert_eq!(list_command("top", &[]), "top");
+    }
+
+    fn record(started: bool) -> Record {
+        let id = "0123456789ab".repeat(5) + "cdef";
+        let mut networks = BTreeMap::new();
+        networks.insert(
+            "bridge".to_owned(),
+            Endpoint { network_id: "f".repeat(64), ..Default::default() },
+        );
+        Record {
+            name: "/web".to_owned(),
+            created: "2024-01-01T00:00:00.000000000Z".to_owned(),
+            path: "sh".to_owned(),
+            args: vec!["-c".to_owned(), "sleep 1".to_owned()],
+            config: berth_api::container::Config::default(),
+            host_config: HostConfig::default(),
+            image_id: String::new(),
+            chain_id: String::new(),
+            state: State {
+                status: if started { Status::Exited } else { Status::Created },
+                has_been_started: started,
+                started_at: ZERO_TIME.to_owned(),
+                finished_at: ZERO_TIME.to_owned(),
+                ..Default::default()
+            },
+            restart_count: 0,
+            mounts: Vec::new(),
+            networks,
+            netns: None,
+            ports: Vec::new(),
+            id,
+        }
+    }
+
+    #[test]
+    fn files_and_network_ids_show_from_the_first_start() {
+        let dir = std::path::PathBuf::from("/data/containers/x");
+        let created = Container::new(record(false), dir.clone());
+        let i = inspect(&created, None);
+        for path in [&i.hostname_path, &i.hosts_path, &i.resolv_conf_path, &i.log_path] {
+            assert_eq!(path, "", "empty before the first start");
+        }
+        let net = |i: &ContainerInspect| {
+            i.network_settings.clone().expect("settings").networks.expect("networks")["bridge"]
+                .network_id
+                .clone()
+        };
+        assert_eq!(net(&i), "");
+        let listed = summary(&created);
+        assert_eq!(listed.command, "sh -c 'sleep 1'");
+        let listed_net = |s: &ContainerSummary| {
+            s.network_settings.clone().expect("settings").networks.expect("networks")["bridge"]
+                .network_id
+                .clone()
+        };
+        assert_eq!(listed_net(&listed), "");
+
+        let started = Container::new(record(true), dir.clone());
+        let i = inspect(&started, None);
+        assert_eq!(i.hostname_path, "/data/containers/x/hostname");
+        assert_eq!(i.hosts_path, "/data/containers/x/hosts");
+        assert_eq!(i.resolv_conf_path, "/data/containers/x/resolv.conf");
+        assert_eq!(i.log_path, format!("/data/containers/x/{}-json.log", started.id));
+        assert_eq!(net(&i), "f".repeat(64));
+        assert_eq!(listed_net(&summary(&started)), "f".repeat(64));
+
+        // Only the json-file driver shows its file.
+        let mut r = record(true);
+        r.host_config.log_config.kind = "none".to_owned();
+        assert_eq!(inspect(&Container::new(r, dir), None).log_path, "");
+    }
+
+    #[test]
+    fn mounts_are_refused_as_dockerd_refuses_them() {
+        let weird = berth_api::container::Mount {
+            kind: "weird".to_owned(),
+            source: "/tmp".to_owned(),
+            target: "/x".to_owned(),
+            ..Default::default()
+        };
+        let hc = HostConfig { mounts: Some(vec![weird]), ..HostConfig::default() };
+        assert_eq!(
+            mount_points(&hc).expect_err("unknown type").message(),
+            "invalid mount config for type \"weird\": mount type unknown"
+        );
+
+        // A bind on a Tmpfs target.
+        let hc = HostConfig {
+            binds: Some(vec!["/tmp:/data".to_owned()]),
+            tmpfs: Some([("/data".to_owned(), String::new())].into()),
+            ..HostConfig::default()
+        };
+        let e = mount_points(&hc).expect_err("bind over tmpfs");
+        assert_eq!(
+            (e.kind(), e.message()),
+            (berth_api::ErrorKind::InvalidParameter, "Duplicate mount point: /data")
+        );
+        // Two binds, and a mount over a bind.
+        let hc = HostConfig {
+            binds: Some(vec!["/tmp:/data".to_owned(), "/var:/data:ro".to_owned()]),
+            ..HostConfig::default()
+        };
+        assert_eq!(
+            mount_points(&hc).expect_err("two binds").message(),
+            "Duplicate mount point: /data"
+        );
+        let tmpfs_mount = berth_api::container::Mount {
+            kind: "tmpfs".to_owned(),
+            target: "/data".to_owned(),
+            ..Default::default()
+        };
+        let hc = HostConfig {
+            binds: Some(vec!["/tmp:/data".to_owned()]),
+            mounts: Some(vec![tmpfs_mount.clone()]),
+            ..HostConfig::default()
+        };
+        assert_eq!(
+            mount_points(&hc).expect_err("mount over bind").message(),
+            "Duplicate mount point: /data"
+        );
+        // dockerd checks a mount against the binds and the earlier mounts only, not `Tmpfs`.
+        let hc = HostConfig {
+            mounts: Some(vec![tmpfs_mount]),
+            tmpfs: Some([("/data".to_owned(), String::new())].into()),
+            ..HostConfig::default()
+        };
+        assert_eq!(mount_points(&hc).expect("mount beside tmpfs").len(), 1);
+        // Distinct targets are fine, and Tmpfs entries are no mount points of their own.
+        let hc = HostConfig {
+            binds: Some(vec!["/tmp:/a".to_owned()]),
+            tmpfs: Some([("/b".to_owned(), String::new())].into()),
+            ..HostConfig::default()
+        };
+        assert_eq!(mount_points(&hc).expect("distinct").len(), 1);
     }
 }

@@ -85,20 +85,21 @@ const ALL_CAPS: [&str; 41] = [
     "CAP_CHECKPOINT_RESTORE",
 ];
 
-/// dockerd's default masked paths (plus per-CPU `thermal_throttle` dirs that exist).
+/// dockerd's default masked paths in its order, which inspect shows (per-CPU `thermal_throttle`
+/// dirs that exist follow them).
 pub(crate) const DEFAULT_MASKED_PATHS: [&str; 12] = [
-    "/proc/acpi",
     "/proc/asound",
+    "/proc/acpi",
     "/proc/interrupts",
     "/proc/kcore",
     "/proc/keys",
     "/proc/latency_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
     "/proc/timer_list",
     "/proc/timer_stats",
-    "/sys/devices/virtual/powercap",
+    "/proc/sched_debug",
+    "/proc/scsi",
     "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ];
 
 /// dockerd's default read-only paths.
@@ -379,7 +380,9 @@ fn known_caps() -> Vec<String> {
     ALL_CAPS.iter().take(last + 1).map(|c| (*c).to_owned()).collect()
 }
 
-fn default_masked_paths() -> Vec<String> {
+/// The masked paths of a container that names none: [`DEFAULT_MASKED_PATHS`] and this host's
+/// `thermal_throttle` dirs.
+pub(crate) fn default_masked_paths() -> Vec<String> {
     let mut paths: Vec<String> = DEFAULT_MASKED_PATHS.map(str::to_owned).to_vec();
     // Per-CPU thermal_throttle dirs leak host information (GHSA-6fw5-f8r9-fgfm).
     for cpu in 0..std::thread::available_parallelism().map(usize::from).unwrap_or(1) {
