@@ -11,9 +11,9 @@
 //! in CI.
 
 mod ceiling;
-mod lifecycle;
+pub(crate) mod lifecycle;
 mod oha;
-mod procs;
+pub(crate) mod procs;
 mod report;
 
 use std::fs;
@@ -331,7 +331,7 @@ fn run_lifecycle(berthd: &Api<'_>, dockerd: &Api<'_>) -> Result<Lifecycle> {
 }
 
 /// Builds berthd with the release profile and returns the binary's path.
-fn build_release() -> Result<PathBuf> {
+pub(crate) fn build_release() -> Result<PathBuf> {
     cmd::run(cmd::cargo().args([
         "build",
         "--release",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::{cmd, conformance, deps, e2e, invariants};
+use crate::{cmd, conformance, deps, e2e, invariants, soak};
 
 #[derive(Debug, Default)]
 pub(crate) struct Options {
@@ -34,6 +34,16 @@ pub(crate) fn run(options: &Options) -> Result<()> {
             "e2e",
             Box::new(|| {
                 let passed = e2e::run(&e2e::Options::default())?;
+                PASSED.fetch_add(passed, Ordering::Relaxed);
+                Ok(())
+            }),
+        ));
+    }
+    if e2e {
+        steps.push((
+            "soak",
+            Box::new(|| {
+                let passed = soak::ci()?;
                 PASSED.fetch_add(passed, Ordering::Relaxed);
                 Ok(())
             }),

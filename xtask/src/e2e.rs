@@ -6,7 +6,7 @@
 //! whatever happened (see [`daemon::Daemon`]'s `Drop`).
 
 mod authz;
-mod checks;
+pub(crate) mod checks;
 mod containers;
 pub(crate) mod daemon;
 mod networks;

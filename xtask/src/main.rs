@@ -14,6 +14,7 @@ mod diff;
 mod e2e;
 mod invariants;
 mod run;
+mod soak;
 mod testimage;
 
 use std::path::PathBuf;
@@ -41,6 +42,9 @@ commands:
                       berthd, every difference reported (docs/api-diff.md)
   bench [...]         berthd (release) against a real dockerd: HTTP load,
                       memory, start-up (docs/benchmarks.md; never in CI)
+  soak [...]          mixed API traffic and container lifecycles against a
+                      real berthd for a bounded time; memory and open files
+                      must be flat afterwards (docs/security.md)
 ";
 
 fn main() -> ExitCode {
@@ -105,6 +109,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
         }
         "diff" => return diff::run(rest),
         "bench" => return bench::run(rest),
+        "soak" => return soak::run(rest),
         "help" | "-h" | "--help" => print!("{USAGE}"),
         other => bail!("unknown command {other:?}\n\n{USAGE}"),
     }

@@ -247,7 +247,8 @@ pub(crate) fn process_mentions(pid: i32, path: &Path) -> bool {
     String::from_utf8_lossy(&cmdline).split('\0').any(|arg| arg.contains(needle.as_ref()))
 }
 
-fn processes_mentioning(path: &Path) -> Vec<i32> {
+/// Live processes (not this one) whose command line contains `path`.
+pub(crate) fn processes_mentioning(path: &Path) -> Vec<i32> {
     let own = std::process::id();
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();

@@ -270,8 +270,8 @@ fn bad_import(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
 }
 
 /// The docker CLI isolated from the developer's own configuration.
-pub(super) struct Docker<'a> {
-    pub(super) layout: &'a Layout,
+pub(crate) struct Docker<'a> {
+    pub(crate) layout: &'a Layout,
 }
 
 impl Docker<'_> {
@@ -304,7 +304,7 @@ impl Docker<'_> {
     }
 
     /// `docker -H unix://<socket> <args>`.
-    pub(super) fn unix(&self, args: &[&str], timeout: Duration) -> Result<Captured> {
+    pub(crate) fn unix(&self, args: &[&str], timeout: Duration) -> Result<Captured> {
         let mut command = self.command();
         command.args(["-H", &self.layout.unix_host()]).args(args);
         cmd::capture(&mut command, timeout)
