@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::{cmd, conformance, deps, e2e, invariants, soak};
+use crate::{cmd, conformance, deps, e2e, fuzz, invariants, soak};
 
 #[derive(Debug, Default)]
 pub(crate) struct Options {
@@ -39,6 +39,14 @@ pub(crate) fn run(options: &Options) -> Result<()> {
             }),
         ));
     }
+    steps.push((
+        "fuzz",
+        Box::new(|| {
+            let passed = fuzz::ci()?;
+            PASSED.fetch_add(passed, Ordering::Relaxed);
+            Ok(())
+        }),
+    ));
     if e2e {
         steps.push((
             "soak",

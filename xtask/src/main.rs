@@ -12,6 +12,7 @@ mod conformance;
 mod deps;
 mod diff;
 mod e2e;
+mod fuzz;
 mod invariants;
 mod run;
 mod soak;
@@ -42,6 +43,7 @@ commands:
                       berthd, every difference reported (docs/api-diff.md)
   bench [...]         berthd (release) against a real dockerd: HTTP load,
                       memory, start-up (docs/benchmarks.md; never in CI)
+  fuzz [...]          the cargo-fuzz targets under fuzz/ (docs/security.md)
   soak [...]          mixed API traffic and container lifecycles against a
                       real berthd for a bounded time; memory and open files
                       must be flat afterwards (docs/security.md)
@@ -109,6 +111,7 @@ fn dispatch(args: &[String]) -> Result<ExitCode> {
         }
         "diff" => return diff::run(rest),
         "bench" => return bench::run(rest),
+        "fuzz" => return fuzz::run(rest),
         "soak" => return soak::run(rest),
         "help" | "-h" | "--help" => print!("{USAGE}"),
         other => bail!("unknown command {other:?}\n\n{USAGE}"),

@@ -9,6 +9,8 @@
 //! - [`plugin`]: the client side: v1 discovery, activation, [`plugin::PluginAuthorizer`].
 //! - [`policy`]: the built-in policy file (`--authorization-policy`), [`policy::Policy`].
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod plugin;
 pub mod policy;
 pub mod wire;

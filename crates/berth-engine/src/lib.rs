@@ -10,6 +10,8 @@ mod containers;
 mod content;
 mod engine;
 mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 mod image;
 mod lease;
 mod logs;

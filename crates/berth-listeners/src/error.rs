@@ -34,6 +34,15 @@ pub enum HostError {
         /// The address as given.
         addr: String,
     },
+    /// A tcp host with a bracket outside an IPv6 literal (`a]:1`, `x[y`): its canonical form
+    /// would not parse back (Go's `net.SplitHostPort` refuses it too).
+    #[error("invalid bind address ({addr}): unexpected '{bracket}' in host")]
+    UnexpectedBracket {
+        /// The address as given.
+        addr: String,
+        /// The bracket found.
+        bracket: char,
+    },
     /// A unix address that itself contains `://`.
     #[error("invalid unix address: {addr}")]
     InvalidUnixAddress {

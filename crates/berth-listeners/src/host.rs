@@ -97,6 +97,9 @@ fn parse_tcp(original: &str, hostport: &str) -> Result<Host, HostError> {
     } else {
         hostport.rsplit_once(':').unwrap_or((hostport, ""))
     };
+    if let Some(bracket) = host.chars().find(|c| matches!(c, '[' | ']')) {
+        return Err(HostError::UnexpectedBracket { addr: original.to_owned(), bracket });
+    }
     // Out-of-range ports pass here and fail at bind time, as in dockerd.
     if !port.is_empty()
         && (!port.bytes().all(|b| b.is_ascii_digit()) || port.bytes().all(|b| b == b'0'))

@@ -44,13 +44,8 @@ impl PluginClient {
         path: &str,
         body: Bytes,
     ) -> Result<T, CallError> {
-        let method = path.trim_start_matches('/');
         let reply = self.transport.post(path, body).await?;
-        if reply.status != StatusCode::OK {
-            return Err(status_error(method, reply.status, &reply.body));
-        }
-        serde_json::from_slice(&reply.body)
-            .map_err(|e| CallError::Decode { method: method.to_owned(), detail: e.to_string() })
+        decode_reply(path.trim_start_matches('/'), reply.status, &reply.body)
     }
 
     /// An authorization call ([`crate::wire::AUTHZ_REQUEST_PATH`] or
@@ -58,6 +53,19 @@ impl PluginClient {
     pub(crate) async fn authz(&self, path: &str, body: Bytes) -> Result<PluginResponse, CallError> {
         self.call(path, body).await
     }
+}
+
+/// A reply to `method`: the expected JSON in a 200, else the plugin's error.
+pub(crate) fn decode_reply<T: DeserializeOwned>(
+    method: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<T, CallError> {
+    if status != StatusCode::OK {
+        return Err(status_error(method, status, body));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| CallError::Decode { method: method.to_owned(), detail: e.to_string() })
 }
 
 /// dockerd's reading of a non-200 reply: the `Err` of a JSON body when present, else the body.

@@ -127,7 +127,9 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> 
             None => (authority, None),
         }
     };
-    if host.is_empty() {
+    // A bracket outside an IPv6 literal would make the address print as something that does
+    // not parse back (Go's `net.SplitHostPort` refuses it too).
+    if host.is_empty() || host.contains(['[', ']']) {
         return None;
     }
     let port = match port {

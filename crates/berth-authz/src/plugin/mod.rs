@@ -7,7 +7,7 @@
 //! plugin again (discovery and activation included, so a plugin restarted elsewhere is found).
 
 mod authorizer;
-mod client;
+pub(crate) mod client;
 mod discovery;
 mod transport;
 

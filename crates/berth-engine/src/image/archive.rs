@@ -44,6 +44,14 @@ pub(crate) async fn load(store: &Store, options: ImageLoadOptions) -> Result<Pro
     load::load(store, options).await
 }
 
+/// `load` without containerd: see `load::dry_run`. For the fuzz targets.
+pub(crate) async fn load_dry_run(
+    body: ByteStream,
+    platform: Option<&berth_api::image::Platform>,
+) -> Result<Vec<String>> {
+    load::dry_run(body, platform).await
+}
+
 /// The path of a blob inside an archive: `blobs/sha256/<hex>`.
 fn blob_path(digest: &str) -> String {
     let (algorithm, hex) = digest.split_once(':').unwrap_or(("sha256", digest));

@@ -175,7 +175,7 @@ pub(crate) async fn write_image(
 
 /// The tar stream: gzip is undone; other compressions are refused by name; what does not start
 /// as a tar archive does is refused before anything is stored (see [`check_first_block`]).
-async fn decompressed(
+pub(crate) async fn decompressed(
     body: BoxStream<'static, Result<Bytes, Error>>,
 ) -> Result<BoxStream<'static, Result<Bytes, Error>>, Error> {
     let reader = StreamReader::new(body.map_err(|e| io::Error::other(e.message().to_owned())));

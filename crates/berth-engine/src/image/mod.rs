@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::containerd::{Containerd, status_error};
 use crate::content;
 
-mod archive;
+pub(crate) mod archive;
 mod backend;
 #[cfg(test)]
 mod backend_tests;

@@ -83,6 +83,10 @@ fn parse_rejects() {
         ("tcp://[::1]x", "invalid bind address (tcp://[::1]x): invalid port: x"),
         ("tcp://[::1", "invalid bind address (tcp://[::1): missing ']' in host"),
         (":0", "invalid bind address (:0): invalid port: 0"),
+        // Found by the `host` fuzz target: shown as `tcp://[]\n:\n:\n]:2375`, which did not parse.
+        ("]\n:\n:\n:", "invalid bind address (]\n:\n:\n:): unexpected ']' in host"),
+        ("tcp://a]:1", "invalid bind address (tcp://a]:1): unexpected ']' in host"),
+        ("tcp://[a[b]:1", "invalid bind address (tcp://[a[b]:1): unexpected '[' in host"),
         ("unix://tcp://x", "invalid unix address: tcp://x"),
         ("unix:///a://b", "invalid unix address: /a://b"),
         ("fd://three", "failed to parse systemd fd address: should be a number: three"),

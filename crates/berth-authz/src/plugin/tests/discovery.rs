@@ -89,6 +89,23 @@ fn spec_files_hold_a_url_with_a_scheme() {
 }
 
 #[test]
+fn addresses_print_as_what_parses_back() {
+    for text in ["tcp://[::1]:90", "https://plugin.example", "unix:///run/p/x.sock", "x://h:1"] {
+        let addr = PluginAddr::parse(text).expect(text);
+        assert_eq!(PluginAddr::parse(&addr.to_string()), Ok(addr), "{text:?}");
+    }
+    // Found by the `host` fuzz target: this printed as `tcp://[1j]jjjjjj:]:11`, which does not
+    // parse; a bracket outside an IPv6 literal is refused instead.
+    for text in [":\u{1}\u{19}p://1j]jjjjjj::11", "tcp://a]b:1", "tcp://[a[b]:1"] {
+        assert_eq!(
+            PluginAddr::parse(text),
+            Err(format!("invalid host and port in {text}")),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
 fn a_spec_without_scheme_is_an_unknown_protocol() {
     let d = Dirs::new();
     let spec = d.etc().join(format!("{NAME}.spec"));

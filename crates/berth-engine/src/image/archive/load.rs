@@ -9,7 +9,7 @@ use berth_api::image::{Platform, ProgressMessage, Reference};
 use std::time::Duration;
 
 use berth_api::{Error, ErrorKind, Result};
-use berth_backend::{ImageLoadOptions, ProgressStream};
+use berth_backend::{ByteStream, ImageLoadOptions, ProgressStream};
 use bytes::Bytes;
 use containerd_client::services::v1::InfoRequest;
 use containerd_client::services::v1::snapshots::StatSnapshotRequest;
@@ -105,6 +105,22 @@ pub(super) async fn load(store: &Store, options: ImageLoadOptions) -> Result<Pro
         }
     });
     Ok(UnboundedReceiverStream::new(rx).boxed())
+}
+
+/// What [`load`] reads before containerd is involved: the body spooled and indexed, every image
+/// planned, every layer located, sniffed and, when gzip'd, decompressed. Returns the planned
+/// image IDs. For the fuzz targets (`crate::fuzzing`).
+pub(super) async fn dry_run(body: ByteStream, platform: Option<&Platform>) -> Result<Vec<String>> {
+    let spool = Spool::new(body).await?;
+    let plans = plan(&spool, platform).await?;
+    for plan in &plans {
+        for source in &plan.layers {
+            if sniff(&spool.head(&source.path).await?, &source.path)? == Compression::Gzip {
+                gunzip_digest(&spool, &source.path).await?;
+            }
+        }
+    }
+    Ok(plans.into_iter().map(|p| p.id).collect())
 }
 
 async fn plan(spool: &Spool, platform: Option<&Platform>) -> Result<Vec<Plan>> {

@@ -175,8 +175,9 @@ fn index(path: &Path) -> Result<HashMap<String, Item>> {
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let name = normalize(&raw)?;
         let offset = entry.raw_file_position();
-        let size = entry.header().entry_size().map_err(bad)?;
-        end = offset + size;
+        // The size the reader uses: a PAX `size` record overrides the header's field.
+        let size = entry.size();
+        end = offset.saturating_add(size);
         if end > len {
             return Err(Error::invalid(format!(
                 "invalid tar archive: unexpected EOF: {raw} is cut short (truncated upload?)"
@@ -207,7 +208,7 @@ fn index(path: &Path) -> Result<HashMap<String, Item>> {
         entries.insert(name, item);
     }
     // A header block cut short is caught by the reader; a cut inside the padding is not.
-    if end > 0 && len < end.div_ceil(512) * 512 {
+    if end > 0 && len < end.div_ceil(512).saturating_mul(512) {
         return Err(Error::invalid("invalid tar archive: unexpected EOF (truncated upload?)"));
     }
     Ok(entries)
@@ -258,5 +259,27 @@ mod tests {
         assert!(normalize("a/../../x").is_err());
         assert_eq!(resolve_dots("a/../b/layer.tar").as_deref(), Some("b/layer.tar"));
         assert_eq!(resolve_dots("a/../../b"), None);
+    }
+
+    /// Found while writing the `image_load` fuzz target: a header size near `u64::MAX` under a
+    /// PAX `size` record overflowed the index's arithmetic (a panic in a debug build, a wrapped
+    /// offset in a release one). The PAX size is the entry's size, as the reader has it.
+    #[tokio::test]
+    async fn a_pax_size_overrides_a_huge_header_size() {
+        let mut builder = tar::Builder::new(Vec::new());
+        builder.append_pax_extensions([("size", &b"5"[..])]).expect("pax");
+        let mut header = tar::Header::new_ustar();
+        header.set_path("manifest.json").expect("path");
+        header.set_size(u64::MAX - 100);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let mut raw = builder.get_ref().clone();
+        raw.extend_from_slice(header.as_bytes());
+        raw.extend_from_slice(b"[]\n\n\n");
+        raw.resize(raw.len().div_ceil(512) * 512 + 1024, 0);
+        let body = futures_util::stream::iter([Ok(bytes::Bytes::from(raw))]);
+        let spool =
+            Spool::new(futures_util::StreamExt::boxed(body)).await.expect("a valid archive");
+        assert_eq!(spool.read("manifest.json").await.expect("readable"), b"[]\n\n\n");
     }
 }
