@@ -153,13 +153,7 @@ fn processes_in_cgroups_naming(ids: &[String]) -> Vec<i32> {
     if ids.is_empty() {
         return Vec::new();
     }
-    let own = std::process::id();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| u32::try_from(pid).is_ok_and(|p| p != own))
+    other_pids()
         .filter(|&pid| {
             fs::read_to_string(format!("/proc/{pid}/cgroup"))
                 .is_ok_and(|cgroups| cgroup_names_any(&cgroups, ids))
@@ -249,15 +243,17 @@ pub(crate) fn process_mentions(pid: i32, path: &Path) -> bool {
 
 /// Live processes (not this one) whose command line contains `path`.
 pub(crate) fn processes_mentioning(path: &Path) -> Vec<i32> {
+    other_pids().filter(|&pid| alive(pid) && process_mentions(pid, path)).collect()
+}
+
+/// The PIDs in `/proc` but this process's own (none if `/proc` cannot be read).
+fn other_pids() -> impl Iterator<Item = i32> {
     let own = std::process::id();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| u32::try_from(pid).is_ok_and(|p| p != own))
-        .filter(|&pid| alive(pid) && process_mentions(pid, path))
-        .collect()
+        .filter(move |&pid| u32::try_from(pid).is_ok_and(|p| p != own))
 }
 
 /// Unmounts every mount point at or under `root`, deepest first.
