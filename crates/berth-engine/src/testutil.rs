@@ -128,3 +128,16 @@ pub(crate) fn tarball(files: &[(&str, &str)]) -> Bytes {
     }
     Bytes::from(builder.into_inner().expect("finish tar"))
 }
+
+/// A tarball of `(path, bytes)`, in order.
+pub(crate) fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, path, *data).expect("append");
+    }
+    builder.into_inner().expect("finish")
+}

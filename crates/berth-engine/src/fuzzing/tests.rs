@@ -5,19 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::content::sha256_digest;
-use crate::testutil::tarball;
-
-fn tar_of(files: &[(&str, &[u8])]) -> Bytes {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, data) in files {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, path, *data).expect("append");
-    }
-    Bytes::from(builder.into_inner().expect("finish"))
-}
+use crate::testutil::{tar_of, tarball};
 
 #[tokio::test]
 async fn image_load_plans_a_docker_save_archive() {
@@ -31,8 +19,11 @@ async fn image_load_plans_a_docker_save_archive() {
         "Config": "config.json", "RepoTags": ["example/app:1"], "Layers": ["l/layer.tar"],
     }]))
     .expect("manifest");
-    let archive =
-        tar_of(&[("config.json", &config), ("l/layer.tar", &layer), ("manifest.json", &manifest)]);
+    let archive = Bytes::from(tar_of(&[
+        ("config.json", &config),
+        ("l/layer.tar", &layer),
+        ("manifest.json", &manifest),
+    ]));
     let ids = image_load(vec![archive], None).await.expect("a valid archive");
     assert_eq!(ids, [sha256_digest(&config)]);
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::Engine;
 use crate::content::sha256_digest;
-use crate::testutil::{TestContainerd, engine, tarball};
+use crate::testutil::{TestContainerd, engine, tar_of, tarball};
 
 async fn import(engine: &Engine, name: Option<&str>, files: &[(&str, &str)]) -> String {
     let body = futures_util::stream::iter([Ok(tarball(files))]).boxed();
@@ -114,19 +114,6 @@ fn untar(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
         out.insert(path, data);
     }
     out
-}
-
-/// A tarball of `(path, bytes)`, in order.
-fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, data) in files {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, path, *data).expect("append");
-    }
-    builder.into_inner().expect("finish")
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
