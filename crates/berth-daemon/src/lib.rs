@@ -20,6 +20,7 @@ mod pidfile;
 mod serve;
 mod stack;
 mod system;
+mod tmpdir;
 
 /// What this build is.
 pub(crate) mod build_info {
@@ -54,6 +55,22 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before any other thread exists: it sets TMPDIR.
+    match tmpdir::prepare(&config.data_root) {
+        Ok(prepared) => {
+            tmpdir::use_for_temporary_files(&prepared.dir);
+            tmpdir::delete_in_background(prepared.stale);
+        }
+        Err(err) => {
+            let err = anyhow::Error::from(err).context(format!(
+                "cannot prepare the temporary directory under {}",
+                config.data_root.display()
+            ));
+            tracing::error!("{}", chain(&err));
+            report(&err);
+            return ExitCode::FAILURE;
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

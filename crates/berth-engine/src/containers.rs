@@ -244,7 +244,12 @@ impl ContainerBackend for Engine {
         let mut detach = Some(detach_rx);
         if let (true, Some(client), Some(queue)) = (options.stdin, stdin, c.stdin.clone()) {
             let keys = io::detach_sequence(&options.detach_keys);
-            tokio::spawn(io::forward_stdin(client, queue, keys, stdin_once, detach_tx));
+            // dockerd's CopyStreams: only a StdinOnce container without a TTY gets its stdin
+            // closed; for any other the attach ends (so a client that went away is let go of
+            // even when the container prints nothing).
+            let on_end =
+                if stdin_once && !tty { io::StdinEnd::CloseStdin } else { io::StdinEnd::EndOutput };
+            tokio::spawn(io::forward_stdin(client, queue, keys, on_end, detach_tx));
         }
         let replay = if options.logs {
             let logs = ContainerLogsOptions {

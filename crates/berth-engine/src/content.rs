@@ -56,7 +56,11 @@ where
     let reference = format!("berth-ingest-{}", uuid::Uuid::new_v4());
     let (tx, rx) = mpsc::channel::<WriteContentRequest>(2);
     let mut client = conn.content();
+    // The call may outlive this function (dropped when its client goes away): until it ends,
+    // containerd still writes the ingest, and the lease must not be collected under it.
+    let hold = conn.hold_lease().await;
     let call = tokio::spawn(async move {
+        let _hold = hold;
         let mut responses = client.write(ReceiverStream::new(rx)).await?.into_inner();
         while responses.message().await?.is_some() {}
         Ok::<(), tonic::Status>(())

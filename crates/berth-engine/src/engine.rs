@@ -17,6 +17,10 @@ use crate::network::store::{Networks, StoreConfig};
 use crate::network::{BridgeConfig, Subnet};
 use std::sync::Arc;
 
+/// How many times a reconcile after a restart of containerd is tried, and the pause between.
+const RECONCILE_ATTEMPTS: u32 = 5;
+const RECONCILE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How the engine reaches containerd.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -137,6 +141,28 @@ impl Engine {
             crate::volume::Volumes::open(config.data_root.join("volumes"), Arc::clone(&events))?;
         let containers = Manager::new(&conn, images.clone(), paths, net, volumes, events).await?;
         containers.restore().await;
+        // Operations a crash of berthd (or of containerd while berthd was down) interrupted left
+        // their leases; deleting the reserve has containerd clean its stores. In the
+        // background: operations that start meanwhile hold active leases, which are left alone.
+        let reclaiming = conn.clone();
+        tokio::spawn(async move {
+            match crate::lease::reclaim(&reclaiming).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(leases = n, "reclaimed what interrupted operations left"),
+                Err(e) => tracing::warn!(error = %e, "cannot reclaim leases"),
+            }
+            if let Err(e) = crate::lease::lay_reserve(&reclaiming).await {
+                tracing::warn!(error = %e, "cannot lay the reserve that makes containerd clean up after a crash");
+            }
+        });
+        if let Some(supervisor) = &supervisor {
+            tokio::spawn(reconcile_after_restarts(
+                supervisor.restarts(),
+                conn.clone(),
+                images.clone(),
+                Arc::clone(&containers),
+            ));
+        }
         Ok((Running { conn, images, containers, containerd_version, runc_version }, supervisor))
     }
 
@@ -226,6 +252,56 @@ impl Engine {
         }
         if let Some(supervisor) = self.supervisor.lock().await.take() {
             supervisor.stop().await;
+        }
+    }
+}
+
+/// Each time the supervisor restarted a dead containerd: brings containerd and Berth's records
+/// back in line (see [`Manager::reconcile`]), reclaims what interrupted operations held, and
+/// forgets the image records kept in memory. Ends when the supervisor stops.
+async fn reconcile_after_restarts(
+    mut restarts: tokio::sync::watch::Receiver<u64>,
+    conn: Containerd,
+    images: Store,
+    containers: Arc<Manager>,
+) {
+    while restarts.changed().await.is_ok() {
+        let restart = *restarts.borrow_and_update();
+        images.records_changed();
+        let mut attempt = 1;
+        loop {
+            let reconciled = async {
+                let (tasks, orphans) = containers.reconcile().await?;
+                let leases = crate::lease::reclaim(&conn).await?;
+                Ok::<_, Error>((tasks, orphans, leases))
+            };
+            match reconciled.await {
+                Ok((tasks, containers, leases)) => {
+                    tracing::info!(
+                        restart,
+                        tasks,
+                        containers,
+                        leases,
+                        "reconciled with containerd after its restart"
+                    );
+                    break;
+                }
+                Err(e)
+                    if attempt < RECONCILE_ATTEMPTS && !restarts.has_changed().unwrap_or(true) =>
+                {
+                    tracing::warn!(restart, attempt, error = %e, "cannot reconcile with containerd yet; trying again");
+                    attempt += 1;
+                    tokio::time::sleep(RECONCILE_RETRY).await;
+                }
+                // It died again (the next restart tries again), or keeps failing.
+                Err(e) => {
+                    tracing::error!(restart, error = %e, "cannot reconcile with containerd");
+                    break;
+                }
+            }
+        }
+        if let Err(e) = crate::lease::lay_reserve(&conn).await {
+            tracing::warn!(error = %e, "cannot lay the reserve that makes containerd clean up after a crash");
         }
     }
 }

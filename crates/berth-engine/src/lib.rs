@@ -18,6 +18,7 @@ mod logs;
 mod metrics;
 mod network;
 mod networks;
+pub mod persist;
 mod runtime;
 #[cfg(test)]
 mod testutil;

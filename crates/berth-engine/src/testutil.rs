@@ -47,6 +47,11 @@ impl TestContainerd {
         Self { conn, namespace, supervisor: Some(supervisor), dir }
     }
 
+    /// The supervisor's restart counter.
+    pub(crate) fn restarts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.supervisor.as_ref().expect("running").restarts()
+    }
+
     pub(crate) async fn stop(mut self) {
         if let Some(supervisor) = self.supervisor.take() {
             supervisor.stop().await;

@@ -2,6 +2,7 @@
 
 mod authz;
 mod engine;
+mod faults;
 mod harness;
 mod lifecycle;
 mod reload;

@@ -4,6 +4,8 @@
 //! `daemon/containerd/image_commit.go` (the image config). The image itself is made by
 //! [`crate::image::commit`].
 
+use std::sync::Arc;
+
 use berth_api::container::Config;
 use berth_api::image::ImageConfig;
 use berth_api::{Error, Result};
@@ -19,7 +21,10 @@ impl Manager {
     /// `POST /commit`: the container's filesystem changes as one more layer on its image, with
     /// the container's config (overridden by the body's and by `changes`). Returns the image ID.
     #[tracing::instrument(skip_all)]
-    pub(crate) async fn commit(&self, options: ContainerCommitOptions) -> Result<String> {
+    pub(crate) async fn commit(
+        self: &Arc<Self>,
+        options: ContainerCommitOptions,
+    ) -> Result<String> {
         let c = self.get(&options.container)?;
         committable(&c)?;
         let container_config = c.with(|r| r.config.clone());
@@ -45,10 +50,14 @@ impl Manager {
             name: name.as_ref().map(ToString::to_string),
         };
 
-        let paused = options.pause && status == Status::Running && self.freeze(&c).await;
+        let frozen = if options.pause && status == Status::Running && self.freeze(&c).await {
+            Some(Frozen { manager: Arc::clone(self), container: Arc::clone(&c), thawed: false })
+        } else {
+            None
+        };
         let committed = crate::image::commit::commit(&self.images, request).await;
-        if paused {
-            self.thaw(&c).await;
+        if let Some(frozen) = frozen {
+            frozen.thaw().await;
         }
         let id = committed?;
         let image_ref = name.map(|n| n.familiar()).unwrap_or_default();
@@ -90,6 +99,43 @@ impl Manager {
             tracing::warn!(container = %c.id, error = %e, "cannot record the unpause");
         }
         self.event(c, "unpause", &[]);
+    }
+}
+
+/// A container paused for a commit. Thawed by [`Frozen::thaw`], or, when the commit is dropped
+/// half-way (its client went away), by a task spawned from `Drop`: as dockerd's deferred
+/// unpause, a commit never leaves the container paused.
+struct Frozen {
+    manager: Arc<Manager>,
+    container: Arc<Container>,
+    thawed: bool,
+}
+
+impl Frozen {
+    async fn thaw(mut self) {
+        // Marked after: a thaw dropped half-way is done again from `Drop` (a second resume of
+        // a running container only logs a warning).
+        self.manager.thaw(&self.container).await;
+        self.thawed = true;
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        if self.thawed {
+            return;
+        }
+        let (manager, c) = (Arc::clone(&self.manager), Arc::clone(&self.container));
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    // After the dropped commit let go of the container's lock.
+                    let _op = c.op.lock().await;
+                    manager.thaw(&c).await;
+                });
+            }
+            Err(_) => tracing::error!(container = %c.id, "cannot unpause after a dropped commit"),
+        }
     }
 }
 

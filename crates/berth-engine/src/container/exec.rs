@@ -259,7 +259,7 @@ impl Manager {
                 done_rx,
             ));
             let keys = io::detach_sequence(&body.detach_keys);
-            tokio::spawn(io::forward_stdin(client, tx, keys, true, detach_tx));
+            tokio::spawn(io::forward_stdin(client, tx, keys, io::StdinEnd::CloseStdin, detach_tx));
         }
 
         // Output: drained even after the client left, so the process never blocks on it.

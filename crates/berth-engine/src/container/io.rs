@@ -134,14 +134,26 @@ pub(crate) fn detach_sequence(keys: &str) -> Vec<u8> {
         .collect()
 }
 
+/// What the end of a client's stdin (a half-close, or the client going away) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StdinEnd {
+    /// Closes the process's stdin; the output goes on (exec, and attach to a `StdinOnce`
+    /// container without a TTY).
+    CloseStdin,
+    /// Ends the client's output, as a detach does, and leaves the process's stdin open (any
+    /// other attach: dockerd closes the attach's output streams then, which is also how it
+    /// lets go of a client that disconnected from a silent container).
+    EndOutput,
+}
+
 /// Forwards an attach client's stdin into `queue`, watching for the detach sequence. Ends when
-/// the client half-closes (then closes the process's stdin if `close_on_eof`), or on detach
-/// (then fires `detached`).
+/// the client's stdin ends (then does what `on_end` says), or on detach (then fires
+/// `detached`).
 pub(crate) async fn forward_stdin(
     mut client: ByteStream,
     queue: StdinHandle,
     keys: Vec<u8>,
-    close_on_eof: bool,
+    on_end: StdinEnd,
     detached: oneshot::Sender<()>,
 ) {
     let mut matched = 0usize;
@@ -173,8 +185,13 @@ pub(crate) async fn forward_stdin(
             return;
         }
     }
-    if close_on_eof {
-        let _ = queue.send(StdinMsg::Close).await;
+    match on_end {
+        StdinEnd::CloseStdin => {
+            let _ = queue.send(StdinMsg::Close).await;
+        }
+        StdinEnd::EndOutput => {
+            let _ = detached.send(());
+        }
     }
 }
 
@@ -247,7 +264,7 @@ mod tests {
             Ok(Bytes::from_static(b"d\x10\x11ignored")),
         ])
         .boxed();
-        forward_stdin(client, tx, detach_sequence(""), true, dtx).await;
+        forward_stdin(client, tx, detach_sequence(""), StdinEnd::CloseStdin, dtx).await;
         let mut got = Vec::new();
         while let Ok(msg) = rx.try_recv() {
             match msg {
@@ -265,9 +282,26 @@ mod tests {
         let (dtx, _drx) = oneshot::channel();
         let client: ByteStream =
             futures_util::stream::iter(vec![Ok(Bytes::from_static(b"x"))]).boxed();
-        forward_stdin(client, tx, Vec::new(), true, dtx).await;
+        forward_stdin(client, tx, Vec::new(), StdinEnd::CloseStdin, dtx).await;
         assert!(matches!(rx.recv().await, Some(StdinMsg::Data(_))));
         assert!(matches!(rx.recv().await, Some(StdinMsg::Close)));
+    }
+
+    #[tokio::test]
+    async fn stdin_eof_ends_the_output_when_asked_and_leaves_stdin_open() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let (dtx, drx) = oneshot::channel();
+        let (live_tx, live_rx) = broadcast::channel(8);
+        let output = live_output(live_rx, true, true, Some(drx));
+        let client: ByteStream =
+            futures_util::stream::iter(vec![Ok(Bytes::from_static(b"x"))]).boxed();
+        forward_stdin(client, tx, Vec::new(), StdinEnd::EndOutput, dtx).await;
+        assert!(matches!(rx.recv().await, Some(StdinMsg::Data(_))));
+        assert!(rx.recv().await.is_none(), "no Close: the process keeps its stdin");
+        // The output ends although the run goes on (nothing more is sent).
+        let got: Vec<_> = output.collect().await;
+        assert!(got.is_empty(), "{got:?}");
+        drop(live_tx);
     }
 
     #[tokio::test]

@@ -116,7 +116,7 @@ pub(crate) async fn logs(c: &Container, options: &ContainerLogsOptions) -> Resul
     if !path.exists() {
         // Never started: an empty log (and, following, one that waits for the first run).
         std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| {
-            Error::system(format!("cannot create {}", path.display())).with_source(e)
+            crate::persist::io_error(&format!("cannot create {}", path.display()), e)
         })?;
     }
     let chunks = crate::logs::read(&path, read, follow).await?;

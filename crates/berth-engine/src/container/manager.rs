@@ -315,7 +315,8 @@ impl Manager {
         if let Err(e) = &started {
             let (message, code) = (e.error.message().to_owned(), e.exit_code);
             let status = record.state.status;
-            c.update(|r| {
+            // The cleanup below must run even when a full disk keeps the record from being saved.
+            c.update_or_log("failed start", |r| {
                 r.state.error = message;
                 r.state.exit_code = code.map_or(
                     if r.state.exit_code == 0 { 255 } else { r.state.exit_code },
@@ -327,7 +328,7 @@ impl Manager {
                 r.networks.values_mut().for_each(super::record::Endpoint::clear_runtime);
                 r.netns = None;
                 r.ports.clear();
-            })?;
+            });
             // Nothing of the failed run may stay behind.
             if let Err(e) = self.runtime.delete_task(&c.id).await {
                 tracing::warn!(container = %c.id, error = %e, "cannot delete failed task");
@@ -385,7 +386,8 @@ impl Manager {
         let endpoints = attached.endpoints.clone();
         let netns = attached.netns_file.clone();
         let ports = attached.ports.clone();
-        c.update(|r| {
+        // The process runs now: a record that cannot be saved must not leave it unmonitored.
+        c.update_or_log("start", |r| {
             r.state.status = Status::Running;
             r.state.pid = pid;
             r.state.started_at = now_rfc3339();
@@ -406,7 +408,7 @@ impl Manager {
                     ..Default::default()
                 });
             }
-        })?;
+        });
         self.event(c, "start", &[]);
         super::health::spawn(self, c);
         self.spawn_monitor(c, run);
@@ -606,10 +608,10 @@ impl Manager {
     async fn stop_locked(&self, c: &Arc<Container>, options: ContainerStopOptions) -> Result<()> {
         let status = c.with(|r| r.state.status);
         if status == Status::Restarting {
-            c.update(|r| {
+            c.update_or_log("stop", |r| {
                 r.state.status = Status::Exited;
                 r.state.manually_stopped = true;
-            })?;
+            });
             self.event(c, "stop", &[]);
             return Ok(());
         }
@@ -624,7 +626,8 @@ impl Manager {
             None => libc_sig(nix::sys::signal::Signal::SIGTERM),
         };
         let timeout = options.timeout.or(stop_timeout).unwrap_or(10);
-        c.update(|r| r.state.manually_stopped = true)?;
+        // A full disk must not keep anyone from stopping containers.
+        c.update_or_log("stop", |r| r.state.manually_stopped = true);
         let mut phase = c.watch();
         self.signal(c, signal, false).await?;
         let graceful = async { phase.wait_for(|p| !p.running).await.is_ok() };
@@ -663,7 +666,7 @@ impl Manager {
         }
         if c.with(|r| r.state.status) == Status::Paused {
             self.runtime.resume(&c.id).await?;
-            c.update(|r| r.state.status = Status::Running)?;
+            c.update_or_log("unpause", |r| r.state.status = Status::Running);
             self.event(c, "unpause", &[]);
         }
         Ok(())
@@ -686,7 +689,7 @@ impl Manager {
             || (!stop_signal.is_empty() && config::parse_signal(&stop_signal).ok() == Some(signal))
             || (stop_signal.is_empty() && signal == libc_sig(nix::sys::signal::Signal::SIGTERM));
         if is_stop {
-            c.update(|r| r.state.manually_stopped = true)?;
+            c.update_or_log("kill", |r| r.state.manually_stopped = true);
         }
         let all = signal == libc_sig(nix::sys::signal::Signal::SIGKILL);
         let mut phase = c.watch();
@@ -716,7 +719,7 @@ impl Manager {
             _ => return Err(Error::conflict(format!("Container {} is not running", c.id))),
         }
         self.runtime.pause(&c.id).await?;
-        c.update(|r| r.state.status = Status::Paused)?;
+        c.update_or_log("pause", |r| r.state.status = Status::Paused);
         self.event(&c, "pause", &[]);
         Ok(())
     }
@@ -729,7 +732,7 @@ impl Manager {
             return Err(Error::conflict(format!("Container {} is not paused", c.id)));
         }
         self.runtime.resume(&c.id).await?;
-        c.update(|r| r.state.status = Status::Running)?;
+        c.update_or_log("unpause", |r| r.state.status = Status::Running);
         self.event(&c, "unpause", &[]);
         Ok(())
     }
@@ -793,10 +796,10 @@ impl Manager {
                 )));
             }
             let mut phase = c.watch();
-            c.update(|r| {
+            c.update_or_log("remove", |r| {
                 r.state.status = if r.state.is_running() { r.state.status } else { Status::Exited };
                 r.state.manually_stopped = true;
-            })?;
+            });
             if record.state.is_running() {
                 self.signal(c, libc_sig(nix::sys::signal::Signal::SIGKILL), true).await?;
                 let exited = tokio::time::timeout(KILL_GRACE, phase.wait_for(|p| !p.running)).await;
@@ -808,7 +811,9 @@ impl Manager {
                 }
             }
         }
-        c.update(|r| r.state.status = Status::Removing)?;
+        // Removing is how space is freed: a disk too full to record the mark must not stop it
+        // (a crash before the end then leaves a container that `rm` removes again).
+        c.update_or_log("remove", |r| r.state.status = Status::Removing);
         for exec_id in c.exec_ids.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
             self.execs.remove(&exec_id);
         }
@@ -888,9 +893,7 @@ impl Manager {
     /// reattached (output, monitor), exits that happened while berthd was down are recorded,
     /// restart policies applied; containerd records without a stored container are removed.
     pub(crate) async fn restore(self: &Arc<Self>) {
-        let mut known = std::collections::HashSet::new();
         for (record, dir) in load_all(&self.paths.containers) {
-            known.insert(record.id.clone());
             if let Err(e) = self.registry.reserve(&record.name, &record.id) {
                 tracing::error!(container = %record.id, error = %e, "duplicate name; skipping");
                 continue;
@@ -901,17 +904,64 @@ impl Manager {
             self.restore_one(&c).await;
         }
         self.volumes.unmount_unused();
-        match self.runtime.managed_ids().await {
-            Ok(ids) => {
-                for id in ids.into_iter().filter(|id| !known.contains(id)) {
-                    tracing::warn!(container = %id, "removing a containerd container Berth has no record of");
-                    if let Err(e) = self.runtime.remove(&id).await {
-                        tracing::warn!(container = %id, error = %e, "cannot remove orphan");
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot list containerd containers"),
+        if let Err(e) = self.remove_orphans().await {
+            tracing::warn!(error = %e, "cannot list containerd containers");
         }
+    }
+
+    /// Removes containerd containers (and their snapshots) that no Berth container, directory
+    /// under `containers/` (even one whose record cannot be read) or create under way owns:
+    /// what a create leaves when containerd or berthd dies under it. Returns how many went.
+    async fn remove_orphans(&self) -> Result<usize> {
+        // Listed before the registry is read: a create records its ID there (with its name)
+        // before it makes anything in containerd, so what is listed and unknown is not being
+        // made right now.
+        let ids = self.runtime.managed_ids().await?;
+        let known = self.registry.known_ids();
+        let stored: std::collections::HashSet<String> = std::fs::read_dir(&self.paths.containers)
+            .map_err(|e| {
+                crate::persist::io_error(
+                    &format!("cannot read {}", self.paths.containers.display()),
+                    e,
+                )
+            })?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut removed = 0;
+        for id in ids.into_iter().filter(|id| !known.contains(id) && !stored.contains(id)) {
+            tracing::warn!(container = %id, "removing a containerd container Berth has no record of");
+            match self.runtime.remove(&id).await {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(container = %id, error = %e, "cannot remove orphan"),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Brings containerd back in line with the records after containerd was restarted (it died
+    /// mid-operation): tasks of containers that are not running are discarded (a start or stop
+    /// it died under), and containerd containers nobody owns are removed (a create it died
+    /// under). Running containers need nothing: their monitors wait through the restart.
+    /// Returns `(tasks discarded, containers removed)`.
+    pub(crate) async fn reconcile(&self) -> Result<(usize, usize)> {
+        let mut discarded = 0;
+        for c in self.registry.all() {
+            let _op = c.op.lock().await;
+            let status = c.with(|r| r.state.status);
+            if c.phase().removed
+                || matches!(status, Status::Running | Status::Paused | Status::Restarting)
+            {
+                continue;
+            }
+            if self.runtime.discard_task(&c.id).await? {
+                tracing::warn!(container = %c.id, status = status.as_str(), "discarded a task the container's record does not know of");
+                self.runtime.remove_fifos(&c.id);
+                discarded += 1;
+            }
+        }
+        let removed = self.remove_orphans().await?;
+        Ok((discarded, removed))
     }
 
     async fn restore_one(self: &Arc<Self>, c: &Arc<Container>) {

@@ -140,6 +140,22 @@ impl Container {
         saved.map(|()| out)
     }
 
+    /// Like [`Container::update`] for changes that must not stop the operation making them
+    /// when the record cannot be saved (a full disk): the change is kept in memory, and the
+    /// failure logged. dockerd also only logs a failed checkpoint once a container runs.
+    pub(crate) fn update_or_log<T>(&self, what: &str, f: impl FnOnce(&mut Record) -> T) -> T {
+        let (out, saved) = {
+            let mut record = self.lock();
+            let out = f(&mut record);
+            (out, record.save(&self.dir))
+        };
+        self.refresh_phase(false);
+        if let Err(e) = saved {
+            tracing::error!(container = %self.id, error = %e, "cannot save the container record ({what}); the change is kept in memory");
+        }
+        out
+    }
+
     /// Recomputes the phase from the record; `exited` counts one more exit.
     pub(crate) fn refresh_phase(&self, exited: bool) {
         let (running, exit_code) = self.with(|r| (r.state.is_running(), r.state.exit_code));
@@ -252,6 +268,12 @@ impl Registry {
         index.names.retain(|_, owner| owner != id);
     }
 
+    /// IDs of every container and of every create under way (they hold a name already).
+    pub(crate) fn known_ids(&self) -> std::collections::HashSet<String> {
+        let index = self.read();
+        index.by_id.keys().chain(index.names.values()).cloned().collect()
+    }
+
     /// Every container.
     pub(crate) fn all(&self) -> Vec<Arc<Container>> {
         self.read().by_id.values().cloned().collect()
@@ -275,6 +297,7 @@ pub(crate) fn load_all(dir: &Path) -> Vec<(Record, PathBuf)> {
         if !path.is_dir() {
             continue;
         }
+        crate::persist::remove_stale_temps(&path);
         match Record::load(&path) {
             Ok(record) => out.push((record, path)),
             Err(e) => tracing::error!(dir = %path.display(), error = %e, "skipping container"),

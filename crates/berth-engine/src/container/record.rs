@@ -1,11 +1,10 @@
 //! What Berth stores about a container: one JSON document per container under
 //! `data-root/containers/<id>/config.v2.json`, the single source of truth for API answers.
 //!
-//! Writes are atomic (temporary file, fsync, rename), so a crash of `berthd` leaves either the
-//! old or the new document, never a torn one.
+//! Writes are atomic ([`crate::persist`]: temporary file, fsync, rename), so a crash of `berthd`
+//! or a full disk leaves either the old or the new document, never a torn one.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -192,7 +191,7 @@ impl Record {
     pub(crate) fn save(&self, dir: &Path) -> Result<(), Error> {
         let bytes = serde_json::to_vec(self)
             .map_err(|e| Error::system("cannot serialize container record").with_source(e))?;
-        write_atomic(&dir.join(RECORD_FILE), &bytes)
+        crate::persist::save(&dir.join(RECORD_FILE), &bytes)
     }
 
     /// Reads `dir/config.v2.json`.
@@ -204,27 +203,6 @@ impl Record {
             Error::system(format!("corrupt container record {}", path.display())).with_source(e)
         })
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory: write, fsync,
-/// rename, fsync the directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let io = |what: &str, e: std::io::Error| {
-        Error::system(format!("cannot {what} {}", path.display())).with_source(e)
-    };
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| io("create a temporary for", e))?;
-    tmp.write_all(bytes).map_err(|e| io("write", e))?;
-    tmp.as_file().sync_all().map_err(|e| io("sync", e))?;
-    tmp.persist(path).map_err(|e| io("rename into", e.error))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Best effort: the rename is already visible; this makes it durable.
-        if let Err(e) = d.sync_all() {
-            tracing::debug!(dir = %dir.display(), error = %e, "cannot sync directory");
-        }
-    }
-    Ok(())
 }
 
 /// The current time as dockerd stores it (nine fraction digits, UTC).

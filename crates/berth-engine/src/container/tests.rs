@@ -1,6 +1,7 @@
 //! The container lifecycle against a private containerd and runc: create, start, output, exit,
 //! logs, exec, removal without leftovers, and restore by a new engine.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use berth_api::container::{
@@ -213,4 +214,64 @@ impl Drop for BridgeGuard {
     fn drop(&mut self) {
         let _ = std::process::Command::new("ip").args(["link", "del", self.0]).status();
     }
+}
+
+/// What a start or a create that containerd died under leaves: a task the record does not know
+/// of (the next start discards it; so does a reconcile), and a containerd container no Berth
+/// container owns (a reconcile removes it, not the containers that are Berth's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_tasks_and_orphan_records_are_cleared() {
+    let ctrd = TestContainerd::start().await;
+    let (engine, _) = engine_with(&ctrd, "berthst0", "10.213.249.1/24").await;
+    import_busybox(&engine).await;
+    let manager = Arc::clone(engine.containers().expect("manager"));
+    let stop = berth_backend::ContainerStopOptions { timeout: Some(0), signal: None };
+
+    // Host network: the spec of a stopped container names no namespace that is gone.
+    for name in ["stale1", "stale2"] {
+        ContainerBackend::create(&engine, create_options(name, &["sleep", "60"], "host"))
+            .await
+            .expect("create");
+        ContainerBackend::start(&engine, name, "", "").await.expect("start");
+        ContainerBackend::stop(&engine, name, stop.clone()).await.expect("stop");
+    }
+    let stale = |name: &'static str| {
+        let manager = Arc::clone(&manager);
+        async move {
+            let id = manager.get(name).expect("container").id.clone();
+            let spec = manager.runtime.spec(&id).await.expect("spec");
+            let task = manager.runtime.start_task(&id, &spec, false).await.expect("stale task");
+            drop(task);
+            id
+        }
+    };
+    let first = stale("stale1").await;
+    ContainerBackend::start(&engine, "stale1", "", "").await.expect("start over a stale task");
+    let state = ContainerBackend::inspect(&engine, "stale1", false).await.expect("inspect");
+    assert_eq!(state.state.expect("state").status, "running");
+    ContainerBackend::stop(&engine, &first, stop.clone()).await.expect("stop");
+
+    let second = stale("stale2").await;
+    let labels = [("io.berth.name".to_owned(), "orphan".to_owned())].into();
+    let placeholder = serde_json::json!({ "ociVersion": "1.0.2-dev" });
+    let record = manager.registry.get("stale2").expect("stale2").record();
+    manager
+        .runtime
+        .prepare("orphan1", &record.config.image, &record.chain_id, &labels, &placeholder)
+        .await
+        .expect("an orphan record");
+    assert_eq!(manager.reconcile().await.expect("reconcile"), (1, 1));
+    assert!(manager.runtime.task_status(&second, "").await.expect("status").is_none());
+    let mut ids = manager.runtime.container_ids().await.expect("ids");
+    ids.sort();
+    let mut want = vec![first.clone(), second.clone()];
+    want.sort();
+    assert_eq!(ids, want, "the orphan went, Berth's containers stayed");
+    ContainerBackend::start(&engine, "stale2", "", "").await.expect("start after reconcile");
+    for name in ["stale1", "stale2"] {
+        let options = ContainerRemoveOptions { force: true, ..ContainerRemoveOptions::default() };
+        ContainerBackend::remove(&engine, name, options).await.expect("rm");
+    }
+    engine.shutdown().await;
+    ctrd.stop().await;
 }

@@ -1,7 +1,9 @@
 //! Talking to containerd: one gRPC channel, the `berth` namespace on every call, and the mapping
 //! from gRPC status codes to API errors.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use berth_api::{Error, ErrorKind};
 use containerd_client::services::v1::containers_client::ContainersClient;
@@ -50,6 +52,13 @@ pub struct Containerd {
     scope: Scope,
     address: PathBuf,
     lease: Option<String>,
+    /// With a lease: its calls that outlive their caller (content writes run in a task of their
+    /// own) hold this for reading, and the lease is deleted only once it can be held for
+    /// writing, so containerd never collects what a call is still writing.
+    lease_calls: Option<Arc<tokio::sync::RwLock<()>>>,
+    /// Leases of operations under way on this connection (shared by its clones): any other
+    /// Berth lease in the namespace belongs to an operation that was interrupted.
+    active_leases: Arc<Mutex<HashSet<String>>>,
 }
 
 impl std::fmt::Debug for Containerd {
@@ -72,7 +81,30 @@ impl Containerd {
             scope: Scope { namespace, lease: None },
             address: address.to_owned(),
             lease: None,
+            lease_calls: None,
+            active_leases: Arc::default(),
         })
+    }
+
+    /// Marks a call made in this connection's lease as under way until the guard is dropped;
+    /// `None` without a lease.
+    pub(crate) async fn hold_lease(&self) -> Option<tokio::sync::OwnedRwLockReadGuard<()>> {
+        match &self.lease_calls {
+            Some(calls) => Some(Arc::clone(calls).read_owned().await),
+            None => None,
+        }
+    }
+
+    /// Waits until no call holds this connection's lease (see [`Containerd::hold_lease`]).
+    pub(crate) async fn lease_calls_done(&self) {
+        if let Some(calls) = &self.lease_calls {
+            drop(Arc::clone(calls).write_owned().await);
+        }
+    }
+
+    /// The leases of operations under way (see [`crate::lease`]).
+    pub(crate) fn active_leases(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.active_leases.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The socket this connection uses.
@@ -87,6 +119,7 @@ impl Containerd {
         let mut scoped = self.clone();
         scoped.scope.lease = Some(value);
         scoped.lease = Some(lease.to_owned());
+        scoped.lease_calls = Some(Arc::default());
         Ok(scoped)
     }
 

@@ -1,7 +1,8 @@
 //! Runs Berth's own containerd: a generated config under exec-root, root and state under
-//! data-root and exec-root, its own sockets; restarted with back-off when it dies, stopped on
-//! shutdown. A containerd left running by a previous berthd (its pidfile names a live process that
-//! answers) is adopted rather than replaced, so containers survive a berthd crash.
+//! data-root and exec-root, its own sockets; restarted with back-off when it dies (each restart
+//! is announced, so the engine reconciles with the new containerd), stopped on shutdown. A
+//! containerd left running by a previous berthd (its pidfile names a live process that answers)
+//! is adopted rather than replaced, so containers survive a berthd crash.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -118,6 +119,7 @@ fn is_zombie(pid: Pid) -> bool {
 /// A running, supervised containerd.
 pub struct Supervisor {
     stop: watch::Sender<bool>,
+    restarts: watch::Receiver<u64>,
     task: JoinHandle<()>,
 }
 
@@ -140,8 +142,16 @@ impl Supervisor {
             None => spawn_ready(&config, namespace).await?,
         };
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(supervise(config, namespace.to_owned(), process, stopped));
-        Ok((Self { stop, task }, conn))
+        let (restarted, restarts) = watch::channel(0);
+        let task =
+            tokio::spawn(supervise(config, namespace.to_owned(), process, stopped, restarted));
+        Ok((Self { stop, restarts, task }, conn))
+    }
+
+    /// How many times containerd was restarted after dying; changes once each new containerd
+    /// answers, so the engine can reconcile its state with it.
+    pub fn restarts(&self) -> watch::Receiver<u64> {
+        self.restarts.clone()
     }
 
     /// Stops containerd (SIGTERM, then SIGKILL after a grace period) and the supervision.
@@ -179,11 +189,13 @@ async fn spawn_ready(
     config: &SupervisorConfig,
     namespace: &str,
 ) -> Result<(Process, Containerd), Error> {
-    let io_err = |what: &str, e: std::io::Error| Error::system(what.to_owned()).with_source(e);
-    std::fs::write(config.config_path(), config.config_toml())
+    let io_err = |what: &str, e: std::io::Error| crate::persist::io_error(what, e);
+    crate::persist::write_atomic(&config.config_path(), config.config_toml().as_bytes())
         .map_err(|e| io_err(&format!("cannot write {}", config.config_path().display()), e))?;
     // A stale socket would make the readiness check connect to nothing.
     let _ = std::fs::remove_file(config.address());
+    remove_untracked_ingests(&config.root);
+    remove_unusable_bundles(&config.state.join("state"));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -208,7 +220,12 @@ async fn spawn_ready(
         })?;
     let mut process = Process::Child(child);
     if let Some(pid) = process.pid() {
-        let _ = std::fs::write(config.pidfile(), format!("{pid}\n"));
+        if let Err(e) =
+            crate::persist::write_atomic(&config.pidfile(), format!("{pid}\n").as_bytes())
+        {
+            // Only adoption by a later berthd needs it.
+            tracing::warn!(error = %e, "cannot write the containerd pidfile");
+        }
         tracing::info!(%pid, address = %config.address().display(), "started containerd");
     }
     let deadline = Instant::now() + READY_TIMEOUT;
@@ -239,11 +256,83 @@ async fn spawn_ready(
     }
 }
 
+/// Removes the ingest directories of containerd's content store that have no `ref` file. The
+/// content store creates the directory first and the file next, so a containerd killed in
+/// between (or one whose disk was full) leaves one; containerd cannot name it, so it never
+/// collects it. Only while no containerd runs on `root`.
+fn remove_untracked_ingests(root: &Path) {
+    let ingests = root.join("io.containerd.content.v1.content/ingest");
+    for entry in std::fs::read_dir(&ingests).into_iter().flatten().flatten() {
+        let dir = entry.path();
+        let named = std::fs::metadata(dir.join("ref")).is_ok_and(|m| m.len() > 0);
+        if named || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {
+                tracing::info!(dir = %dir.display(), "removed an ingest containerd left unnamed")
+            }
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot remove an unnamed ingest")
+            }
+        }
+    }
+}
+
+/// Removes the task bundles containerd can neither use nor clean up: those without a `runtime`
+/// file. containerd makes a task's bundle directory, then starts its shim, which writes that
+/// file when it creates the task; killed in between, containerd finds the directory at its next
+/// start, fails to clean it up ("open …/runtime: no such file or directory"), and from then on
+/// no task can be created for that container ("failed to start shim: mkdir …: file exists").
+/// Nothing is mounted in such a bundle and no runc container made yet; a shim left running
+/// for it (its working directory) is killed. Only while no containerd runs on `state`.
+fn remove_unusable_bundles(state: &Path) {
+    let tasks = state.join("io.containerd.runtime.v2.task");
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    for namespace in std::fs::read_dir(&tasks).into_iter().flatten().flatten() {
+        for bundle in std::fs::read_dir(namespace.path()).into_iter().flatten().flatten() {
+            let bundle = bundle.path();
+            if !bundle.is_dir() || bundle.join("runtime").exists() {
+                continue;
+            }
+            let mounted = mountinfo
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .any(|point| Path::new(point).starts_with(&bundle));
+            if mounted {
+                tracing::warn!(bundle = %bundle.display(), "a task bundle containerd cannot use has mounts; leaving it");
+                continue;
+            }
+            kill_processes_in(&bundle);
+            match std::fs::remove_dir_all(&bundle) {
+                Ok(()) => {
+                    tracing::info!(bundle = %bundle.display(), "removed a task bundle containerd left unusable")
+                }
+                Err(e) => {
+                    tracing::warn!(bundle = %bundle.display(), error = %e, "cannot remove an unusable task bundle")
+                }
+            }
+        }
+    }
+}
+
+/// SIGKILLs the processes whose working directory is `dir` (a shim runs in its bundle).
+fn kill_processes_in(dir: &Path) {
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd == dir) {
+            tracing::info!(pid, dir = %dir.display(), "killing a shim left for an unusable bundle");
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
 async fn supervise(
     config: SupervisorConfig,
     namespace: String,
     mut process: Process,
     mut stopped: watch::Receiver<bool>,
+    restarted: watch::Sender<u64>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -271,6 +360,7 @@ async fn supervise(
                 Ok((p, _)) => {
                     tracing::info!("containerd restarted");
                     process = p;
+                    restarted.send_modify(|n| *n += 1);
                     break;
                 }
                 Err(e) => {
@@ -317,6 +407,43 @@ mod tests {
         std::fs::read_to_string(dir.join("state/containerd.pid")).ok()?.trim().parse().ok()
     }
 
+    #[test]
+    fn only_unnamed_ingests_are_removed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let ingests = root.path().join("io.containerd.content.v1.content/ingest");
+        for (dir, reference) in [("named", Some("ns/1/ref")), ("empty", Some("")), ("none", None)] {
+            std::fs::create_dir_all(ingests.join(dir)).expect("mkdir");
+            if let Some(r) = reference {
+                std::fs::write(ingests.join(dir).join("ref"), r).expect("ref");
+            }
+        }
+        super::remove_untracked_ingests(root.path());
+        let left: Vec<_> = std::fs::read_dir(&ingests)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["named"]);
+    }
+
+    #[test]
+    fn only_bundles_without_a_runtime_file_are_removed() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let tasks = state.path().join("io.containerd.runtime.v2.task/ns");
+        for (id, runtime) in [("usable", true), ("cut", false)] {
+            std::fs::create_dir_all(tasks.join(id).join("rootfs")).expect("mkdir");
+            std::fs::write(tasks.join(id).join("config.json"), "{}").expect("config");
+            if runtime {
+                std::fs::write(tasks.join(id).join("runtime"), "runc").expect("runtime");
+            }
+        }
+        super::remove_unusable_bundles(state.path());
+        let left: Vec<_> = std::fs::read_dir(&tasks)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["usable"]);
+    }
+
     #[tokio::test]
     async fn a_killed_containerd_is_restarted_and_a_stopped_one_stays_down() {
         let ctrd = TestContainerd::start().await;
@@ -332,6 +459,10 @@ mod tests {
             assert!(Instant::now() < deadline, "containerd was not restarted");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let mut restarts = ctrd.restarts();
+        let announced =
+            tokio::time::timeout(Duration::from_secs(30), restarts.wait_for(|n| *n == 1));
+        assert!(matches!(announced.await, Ok(Ok(_))), "the restart was announced");
         let second = pid_in(ctrd.dir.path()).expect("new pid");
         ctrd.stop().await;
         assert!(kill(Pid::from_raw(second), None).is_err(), "stopped for good, not restarted");

@@ -167,8 +167,9 @@ impl Store {
     }
 
     /// Drops the kept records: called after every create, update or delete of a record,
-    /// whether it succeeded or not (a failed call may still have changed containerd).
-    fn records_changed(&self) {
+    /// whether it succeeded or not (a failed call may still have changed containerd), and after
+    /// containerd was restarted.
+    pub(crate) fn records_changed(&self) {
         let mut cache = self.records.lock().unwrap_or_else(|p| p.into_inner());
         cache.generation += 1;
         cache.records = None;

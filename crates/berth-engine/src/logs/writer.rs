@@ -222,7 +222,7 @@ fn open_truncate(path: &Path) -> io::Result<std::fs::File> {
     std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(MODE).open(path)
 }
 
-/// A 500 naming what failed, with the I/O error as its cause.
+/// A 500 naming what failed and why.
 fn io_error(message: String, e: io::Error) -> Error {
-    Error::system(message).with_source(e)
+    crate::persist::io_error(&message, e)
 }

@@ -359,13 +359,13 @@ fn parse_nameservers(dns: &[String]) -> Result<Vec<IpAddr>, Error> {
 
 fn write(dir: &Path, name: &str, content: String) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        Error::system(format!("cannot create directory {}", dir.display())).with_source(e)
+        crate::persist::io_error(&format!("cannot create directory {}", dir.display()), e)
     })?;
     // Overwritten in place, never renamed: the file may already be bind-mounted into a running
     // container, and a rename would leave the container looking at the old inode.
     let path = dir.join(name);
     std::fs::write(&path, content)
-        .map_err(|e| Error::system(format!("cannot write {}", path.display())).with_source(e))
+        .map_err(|e| crate::persist::io_error(&format!("cannot write {}", path.display()), e))
 }
 
 #[cfg(test)]

@@ -160,6 +160,7 @@ impl Networks {
             };
             map.insert(record.id.clone(), Arc::new(Network { record, cni }));
         }
+        crate::persist::remove_stale_temps(&records_dir);
         let entries = std::fs::read_dir(&records_dir).map_err(|e| {
             Error::system(format!("cannot read {}", records_dir.display())).with_source(e)
         })?;
@@ -246,11 +247,16 @@ impl Networks {
         for ip in reserved {
             std::fs::create_dir_all(&store)
                 .and_then(|()| {
-                    std::fs::write(store.join(ip.to_string()), "berth-aux-address\neth0")
+                    crate::persist::write_atomic(
+                        &store.join(ip.to_string()),
+                        b"berth-aux-address\neth0",
+                    )
                 })
                 .map_err(|e| {
-                    Error::system(format!("cannot reserve {ip} in {}", store.display()))
-                        .with_source(e)
+                    crate::persist::io_error(
+                        &format!("cannot reserve {ip} in {}", store.display()),
+                        e,
+                    )
                 })?;
         }
         let record = NetworkRecord {
@@ -270,7 +276,7 @@ impl Networks {
         let cni = Self::cni_for(&self.config, &record);
         let bytes = serde_json::to_vec(&record)
             .map_err(|e| Error::system("cannot serialize network record").with_source(e))?;
-        crate::container::record::write_atomic(&self.record_path(&id), &bytes)?;
+        crate::persist::save(&self.record_path(&id), &bytes)?;
         let network = Arc::new(Network { record, cni });
         self.inner.write().unwrap_or_else(|p| p.into_inner()).insert(id, Arc::clone(&network));
         Ok(network)

@@ -30,6 +30,9 @@ use crate::containerd::{Containerd, status_error};
 use crate::lease::Lease;
 use crate::unpack::SNAPSHOTTER;
 
+/// How long a stale task may take to exit after SIGKILL before discarding it fails.
+const DISCARD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The containerd runtime (shim) Berth's containers use.
 pub(crate) const RUNTIME: &str = "io.containerd.runc.v2";
 /// `Any.type_url` of an OCI runtime spec serialized as JSON.
@@ -619,10 +622,64 @@ impl Runtime {
             terminal: tty,
             ..CreateTaskRequest::default()
         };
-        match self.tasks.clone().create(req).await {
+        match self.tasks.clone().create(req.clone()).await {
             Ok(reply) => Ok(reply.into_inner().pid),
+            Err(status) if status.code() == tonic::Code::AlreadyExists => {
+                // Left by a start that containerd died under: the caller holds the container's
+                // lifecycle lock and its record says it is not running, so the task is stale.
+                tracing::warn!(container = id, "discarding a stale task before starting");
+                self.discard_task(id).await?;
+                match self.tasks.clone().create(req).await {
+                    Ok(reply) => Ok(reply.into_inner().pid),
+                    Err(status) => Err(start_error(status.message())),
+                }
+            }
             Err(status) => Err(start_error(status.message())),
         }
+    }
+
+    /// Kills (if needed) and deletes the task of container `id`, leaving its FIFO directory
+    /// alone; `false` when there was none. For tasks Berth does not count as running: left by a
+    /// start or a stop that containerd died under.
+    pub(crate) async fn discard_task(&self, id: &str) -> Result<bool, Error> {
+        // A task whose creation was cut short may exist for containerd while its state cannot
+        // be read ("not found"): it is deleted all the same.
+        let status = self.task_status(id, "").await?;
+        if let Some((_, status)) = status
+            && status != TaskStatus::Stopped
+        {
+            let killed =
+                match self.kill(id, "", nix::sys::signal::Signal::SIGKILL as i32, true).await {
+                    Ok(()) => true,
+                    Err(e) if e.kind() == ErrorKind::NotFound => false,
+                    Err(e) => return Err(e),
+                };
+            let waited = if killed {
+                tokio::time::timeout(DISCARD_WAIT, self.wait(id, "")).await
+            } else {
+                Ok(Ok(Exit { code: 0, exited_at: None }))
+            };
+            match waited {
+                Ok(Ok(_)) => {}
+                Ok(Err(s)) if s.code() == tonic::Code::NotFound => {}
+                Ok(Err(s)) => return Err(status_error("wait task", s)),
+                Err(_) => {
+                    return Err(Error::system(format!(
+                        "the stale task of {id} did not exit after SIGKILL"
+                    )));
+                }
+            }
+        }
+        match self.tasks.clone().delete(DeleteTaskRequest { container_id: id.to_owned() }).await {
+            Ok(_) => Ok(true),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(false),
+            Err(s) => Err(status_error("delete task", s)),
+        }
+    }
+
+    /// Removes container `id`'s FIFO directory (no task may be using it).
+    pub(crate) fn remove_fifos(&self, id: &str) {
+        remove_fifo_dir(&self.fifo_dir(id));
     }
 
     /// Deletes the task (if any), the container record and its snapshot; each step tolerates a

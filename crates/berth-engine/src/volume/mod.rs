@@ -100,7 +100,7 @@ fn no_such_volume(name: &str) -> Error {
 }
 
 fn io_error(what: &str, path: &Path, err: std::io::Error) -> Error {
-    Error::system(format!("{what} '{}': {err}", path.display())).with_source(err)
+    crate::persist::io_error(&format!("{what} '{}'", path.display()), err)
 }
 
 impl Volumes {
@@ -116,6 +116,7 @@ impl Volumes {
             if name.starts_with('.') || !dir.path().is_dir() {
                 continue;
             }
+            crate::persist::remove_stale_temps(&dir.path());
             match load_meta(&dir.path(), &name) {
                 Some(meta) => {
                     let mounted = local::is_mounted(&dir.path().join(DATA_DIR));
@@ -232,7 +233,7 @@ impl Volumes {
                 let bytes = serde_json::to_vec(meta).map_err(|e| {
                     Error::system("cannot serialize volume metadata").with_source(e)
                 })?;
-                crate::container::record::write_atomic(&dir.join(META_FILE), &bytes)
+                crate::persist::save(&dir.join(META_FILE), &bytes)
             });
         if written.is_err()
             && let Err(e) = std::fs::remove_dir_all(&dir)

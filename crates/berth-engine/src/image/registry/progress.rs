@@ -101,8 +101,8 @@ where
     futures_util::stream::select(UnboundedReceiverStream::new(rx), driver).boxed()
 }
 
-/// A lease that is released even when the operation holding it is dropped mid-way (the
-/// release is then spawned, since `Drop` cannot wait).
+/// The lease of a pull or push. Dropping the operation mid-way drops the lease, which releases
+/// itself (see [`Lease`]'s `Drop`).
 pub(crate) struct LeaseGuard(Option<Lease>);
 
 impl LeaseGuard {
@@ -118,19 +118,6 @@ impl LeaseGuard {
     pub(crate) async fn release(mut self) {
         if let Some(lease) = self.0.take() {
             lease.release().await;
-        }
-    }
-}
-
-impl Drop for LeaseGuard {
-    fn drop(&mut self) {
-        if let Some(lease) = self.0.take() {
-            match tokio::runtime::Handle::try_current() {
-                Ok(handle) => {
-                    handle.spawn(lease.release());
-                }
-                Err(_) => tracing::warn!("cannot release a lease outside the runtime; it expires"),
-            }
         }
     }
 }
