@@ -558,7 +558,8 @@ pub trait ContainerBackend: Send + Sync + 'static {
     /// <id> is already paused`.
     async fn pause(&self, name: &str) -> Result<()>;
 
-    /// `POST /containers/{name}/unpause` (204). 409 `Container <id> is not paused`.
+    /// `POST /containers/{name}/unpause` (204). 500 `Container <id> is not paused` (a plain
+    /// error in dockerd).
     async fn unpause(&self, name: &str) -> Result<()>;
 
     /// `POST /containers/{name}/wait`. Resolves the container now (404 before the 200 is
@@ -571,16 +572,18 @@ pub trait ContainerBackend: Send + Sync + 'static {
         condition: WaitCondition,
     ) -> Result<BoxFuture<'static, ContainerWaitResponse>>;
 
-    /// `DELETE /containers/{name}` (204). 409 `cannot remove container "/<name>": container is
-    /// running: stop the container before removing or force remove` without `force`; 409
+    /// `DELETE /containers/{name}` (204). 409 `cannot remove container "<name as given>":
+    /// container is running: stop the container before removing or force remove` without
+    /// `force`; 409
     /// `removal of container <id> is already in progress`. With `link`, 404 / 400 as dockerd
     /// for a missing or invalid link name.
     async fn remove(&self, name: &str, options: ContainerRemoveOptions) -> Result<()>;
 
     /// `POST /containers/{name}/rename` (204). 400 `Neither old nor new names may be empty`;
-    /// 400 `Renaming a container with the same name as its current name`; 409 `Conflict. The
-    /// container name "/<new>" is already in use by container "<id>". You have to remove (or
-    /// rename) that container to be able to reuse that name.`; 400 for invalid names.
+    /// 400 `Renaming a container with the same name as its current name`; 409 `Error when
+    /// allocating new name: Conflict. The container name "/<new>" is already in use by
+    /// container "<id>". You have to remove (or rename) that container to be able to reuse
+    /// that name.`; 400 `Error when allocating new name: Invalid container name (/<new>), …`.
     async fn rename(&self, name: &str, new_name: &str) -> Result<()>;
 
     /// `POST /containers/{name}/update`. `PidsLimit` of 0 or below is already 0 (unlimited),
@@ -675,15 +678,15 @@ pub struct ExecStartOptions {
 pub trait ExecBackend: Send + Sync + 'static {
     /// `POST /containers/{name}/exec` (201): the exec ID. The router has checked `Cmd` (400
     /// `No exec command specified`) and dropped `ConsoleSize` below API 1.42. 404 `No such
-    /// container: <name>`; 409 `container <id> is not running` / `Container <id> is paused,
-    /// unpause the container before exec` / `Container <id> is restarting, wait until the
+    /// container: <name>`; 409 `container <id> is not running` / `Container <name as given> is
+    /// paused, unpause the container before exec` / `Container <id> is restarting, wait until the
     /// container is running`.
     async fn create(&self, container: &str, body: ExecCreateBody) -> Result<String>;
 
     /// `POST /exec/{id}/start`. 404 `No such exec instance: <id>` is answered as JSON before
     /// any upgrade; any other error returned here is written in-band after the upgrade (as
-    /// `<err>\r\n` on stdout), as dockerd does (409 `exec instance <id> is already running`,
-    /// 409 `container <id> is not running`). With `detach`, the output stream is ignored and
+    /// `<err>\r\n` on stdout), as dockerd does (409 `container <id> is not running`, then 409
+    /// `exec command <id> has already run` / `exec command <id> is already running`). With `detach`, the output stream is ignored and
     /// every error is a plain JSON answer.
     ///
     /// `stdin` as for [`ContainerBackend::attach`]: raw client bytes, ending on half-close.

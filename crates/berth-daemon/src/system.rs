@@ -337,6 +337,7 @@ impl SystemBackend for HostSystem {
             default_runtime: if available { "runc".to_owned() } else { String::new() },
             containerd_commit: berth_api::system::Commit { id: containerd_commit },
             runc_commit: berth_api::system::Commit { id: runc_commit },
+            init_commit: berth_api::system::Commit { id: self.engine.init_commit() },
             warnings,
             // The drivers Berth has: the local volume driver, the bridge, host and null network
             // drivers, and the json-file and none log drivers (dockerd lists its many more).

@@ -1,7 +1,7 @@
 //! `Engine`: the running backend. It owns the connection to containerd (and the supervised
 //! containerd, when berthd runs its own) and the stores built on it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use berth_api::Error;
 use berth_api::system::ComponentVersion;
@@ -53,6 +53,8 @@ struct Running {
     containers: Arc<Manager>,
     containerd_version: (String, String),
     runc_version: Option<(String, String)>,
+    /// `(version, git commit)` of the init binary `--init` runs, if installed.
+    init_version: Option<(String, String)>,
 }
 
 /// The backend. When containerd cannot be used it still exists, and every engine-backed call
@@ -126,6 +128,7 @@ impl Engine {
         };
         let containerd_version = conn.server_version().await?;
         let runc_version = runc_version().await;
+        let init_version = init_version().await;
         let images = Store::new(conn.clone(), config.insecure_registries.clone());
         let store = Networks::load(StoreConfig {
             dir: config.data_root.join("network"),
@@ -163,7 +166,10 @@ impl Engine {
                 Arc::clone(&containers),
             ));
         }
-        Ok((Running { conn, images, containers, containerd_version, runc_version }, supervisor))
+        Ok((
+            Running { conn, images, containers, containerd_version, runc_version, init_version },
+            supervisor,
+        ))
     }
 
     fn running(&self) -> Result<&Running, Error> {
@@ -205,7 +211,7 @@ impl Engine {
         self.running.as_ref().ok().map(|r| r.conn.address().to_owned())
     }
 
-    /// `/version` components beyond the engine itself: containerd and runc.
+    /// `/version` components beyond the engine itself: containerd, runc and docker-init.
     pub fn components(&self) -> Vec<ComponentVersion> {
         let Ok(running) = &self.running else {
             return Vec::new();
@@ -223,7 +229,25 @@ impl Engine {
                 details: [("GitCommit".to_owned(), commit.clone())].into(),
             });
         }
+        if let Some((version, commit)) = &running.init_version {
+            // Named as dockerd names its init, which is what containers see (/sbin/docker-init).
+            out.push(ComponentVersion {
+                name: "docker-init".to_owned(),
+                version: version.clone(),
+                details: [("GitCommit".to_owned(), commit.clone())].into(),
+            });
+        }
         out
+    }
+
+    /// The git commit of the init binary, for `/info`'s `InitCommit` ("" when it prints none).
+    pub fn init_commit(&self) -> String {
+        self.running
+            .as_ref()
+            .ok()
+            .and_then(|r| r.init_version.as_ref())
+            .map(|(_, commit)| commit.clone())
+            .unwrap_or_default()
     }
 
     /// `(containerd revision, runc commit)` for `/info`.
@@ -324,6 +348,29 @@ fn default_bridge(config: &EngineConfig) -> Result<BridgeConfig, String> {
 
 /// `runc --version`: `runc version 1.1.5+ds1` / `commit: …`, read once at start (dockerd runs it
 /// on every `/version`).
+/// `(version, commit)` from the first installed init binary's `--version`.
+async fn init_version() -> Option<(String, String)> {
+    let binary = crate::runtime::spec::INIT_BINARIES.iter().find(|b| Path::new(b).exists())?;
+    let out = tokio::process::Command::new(binary).arg("--version").output().await.ok()?;
+    parse_init_version(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Reads tini's `tini version 0.18.0 - git.fec3683` (Debian's prints no ` - git.…` part) as
+/// dockerd does: the version after `tini version `, the commit after `git.`; `None` when
+/// neither is there.
+fn parse_init_version(text: &str) -> Option<(String, String)> {
+    let mut parts = text.split(" - ");
+    let first = parts.next().unwrap_or("").trim();
+    let commit = parts
+        .next()
+        .and_then(|p| p.trim().split_once('.'))
+        .filter(|(git, hash)| *git == "git" && !hash.contains('.'))
+        .map(|(_, hash)| hash.to_owned())
+        .unwrap_or_default();
+    let version = first.strip_prefix("tini version ").unwrap_or("").to_owned();
+    (!version.is_empty() || !commit.is_empty()).then_some((version, commit))
+}
+
 async fn runc_version() -> Option<(String, String)> {
     let out = tokio::process::Command::new("runc").arg("--version").output().await.ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -331,4 +378,21 @@ async fn runc_version() -> Option<(String, String)> {
     let commit =
         text.lines().find_map(|l| l.strip_prefix("commit: ")).unwrap_or("").trim().to_owned();
     Some((version, commit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_init_version;
+
+    #[test]
+    fn init_versions_read_as_dockerd_reads_them() {
+        let pair = |v: &str, c: &str| Some((v.to_owned(), c.to_owned()));
+        assert_eq!(
+            parse_init_version("tini version 0.18.0 - git.fec3683\n"),
+            pair("0.18.0", "fec3683")
+        );
+        assert_eq!(parse_init_version("tini version 0.19.0\n"), pair("0.19.0", ""));
+        assert_eq!(parse_init_version("tini version 0.19.0 - git.a.b\n"), pair("0.19.0", ""));
+        assert_eq!(parse_init_version("something else\n"), None);
+    }
 }

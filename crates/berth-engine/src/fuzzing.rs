@@ -7,9 +7,9 @@
 
 use std::path::Path;
 
+use berth_api::Result;
 use berth_api::container::MountPoint;
 use berth_api::image::Platform;
-use berth_api::{Error, Result};
 use berth_backend::ContainerCreateOptions;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
@@ -73,9 +73,6 @@ pub fn container_create(options: ContainerCreateOptions, image_config: &Value) -
     let ContainerCreateOptions { name, body, .. } = options;
     let mut cfg = body.config;
     let mut hc = body.host_config.unwrap_or_default();
-    if cfg.image.is_empty() {
-        return Err(Error::invalid("No image specified"));
-    }
     if !name.is_empty() {
         names::validate_name(&name)?;
     }

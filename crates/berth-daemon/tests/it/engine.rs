@@ -15,7 +15,15 @@ async fn berthd_runs_and_stops_its_own_containerd() {
         .as_array()
         .map(|cs| cs.iter().filter_map(|c| c["Name"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(names, ["Engine", "containerd", "runc"], "{version}");
+    // docker-init is Debian's tini (`--init`), when installed, as with dockerd.
+    let tini =
+        ["/usr/bin/tini-static", "/usr/bin/tini"].iter().any(|p| std::path::Path::new(p).exists());
+    let expected: &[&str] = if tini {
+        &["Engine", "containerd", "runc", "docker-init"]
+    } else {
+        &["Engine", "containerd", "runc"]
+    };
+    assert_eq!(names, expected, "{version}");
     let info = daemon.get("/info").await.json();
     assert_eq!(info["Driver"], "overlayfs");
     assert_eq!(info["Images"], 0);

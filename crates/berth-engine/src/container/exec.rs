@@ -1,7 +1,7 @@
 //! `docker exec`: exec instances (created, running, exited), their processes in a running
 //! container's task, their streams, and the probe runner health checks use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +27,10 @@ pub(crate) struct ExecRecord {
     started: bool,
     running: bool,
     exit_code: Option<i64>,
+    /// The process's PID once started, kept after it exits (as dockerd's inspect shows it).
     pid: u32,
+    /// Set by a garbage collection pass that found the exec over; the next pass forgets it.
+    can_remove: bool,
 }
 
 /// Every exec instance, by ID.
@@ -53,23 +56,58 @@ impl Execs {
             .insert(record.id.clone(), Arc::new(Mutex::new(record)));
     }
 
-    /// Forgets an exec instance (its container is gone).
-    pub(crate) fn remove(&self, id: &str) {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    /// Forgets every exec instance of container `container_id` (it is gone).
+    pub(crate) fn remove_container(&self, container_id: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, e| lock(e).container_id != container_id);
     }
+
+    /// One pass of dockerd's exec garbage collection: execs marked by the previous pass are
+    /// forgotten, and those that are over (exited, failed to start, or whose container is
+    /// gone: not `live`) are marked. An exec can so be inspected for one to two periods after
+    /// it ends. Returns how many were forgotten.
+    pub(crate) fn collect_garbage(&self, live: impl Fn(&str) -> bool) -> usize {
+        // `live` is asked with no lock held here.
+        let containers: HashSet<String> = {
+            let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            map.values().map(|e| lock(e).container_id.clone()).collect()
+        };
+        let live: HashSet<String> = containers.into_iter().filter(|id| live(id)).collect();
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let before = map.len();
+        map.retain(|_, e| !lock(e).can_remove);
+        for e in map.values() {
+            let mut e = lock(e);
+            if e.exit_code.is_some() || !live.contains(&e.container_id) {
+                e.can_remove = true;
+            }
+        }
+        before - map.len()
+    }
+}
+
+/// How often exec instances that are over are collected, as dockerd's `execCommandGC`.
+pub(crate) const EXEC_GC_PERIOD: Duration = Duration::from_secs(5 * 60);
+
+/// Takes exec `id` off its container's list of live execs (`ExecIDs` in inspect): it exited
+/// or could not start.
+fn unlist(c: &Container, id: &str) {
+    c.exec_ids.lock().unwrap_or_else(|p| p.into_inner()).retain(|e| e != id);
 }
 
 fn lock(e: &Mutex<ExecRecord>) -> std::sync::MutexGuard<'_, ExecRecord> {
     e.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// 409s for a container that cannot run an exec now.
-fn check_running(c: &Container) -> Result<()> {
+/// 409s for a container that cannot run an exec now. A paused container is named `name`: the
+/// name the client gave at create, the container's ID at start (as dockerd words them).
+fn check_running(c: &Container, name: &str) -> Result<()> {
     match c.with(|r| r.state.status) {
         Status::Running => Ok(()),
         Status::Paused => Err(Error::conflict(format!(
-            "Container {} is paused, unpause the container before exec",
-            c.id
+            "Container {name} is paused, unpause the container before exec"
         ))),
         Status::Restarting => Err(Error::conflict(format!(
             "Container {} is restarting, wait until the container is running",
@@ -83,7 +121,7 @@ impl Manager {
     /// `POST /containers/{name}/exec`.
     pub(crate) fn exec_create(&self, container: &str, body: ExecCreateBody) -> Result<String> {
         let c = self.get(container)?;
-        check_running(&c)?;
+        check_running(&c, container)?;
         let id = names::generate_id();
         let command = body.cmd.clone().unwrap_or_default().join(" ");
         self.execs.insert(ExecRecord {
@@ -94,6 +132,7 @@ impl Manager {
             running: false,
             exit_code: None,
             pid: 0,
+            can_remove: false,
         });
         c.exec_ids.lock().unwrap_or_else(|p| p.into_inner()).push(id.clone());
         self.event(&c, &format!("exec_create: {command}"), &[("execID", id.clone())]);
@@ -118,16 +157,17 @@ impl Manager {
             open_stdin: e.body.attach_stdin,
             open_stderr: e.body.attach_stderr,
             open_stdout: e.body.attach_stdout,
-            can_remove: !e.running,
+            can_remove: e.can_remove,
             container_id: e.container_id.clone(),
-            detach_keys: if e.body.detach_keys.is_empty() {
-                None
-            } else {
-                Some(base64::Engine::encode(
-                    &base64::engine::general_purpose::STANDARD,
-                    e.body.detach_keys.as_bytes(),
-                ))
-            },
+            // dockerd keeps the parsed key bytes and sends them base64-encoded ("" for none).
+            detach_keys: Some(base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                if e.body.detach_keys.is_empty() {
+                    Vec::new()
+                } else {
+                    io::detach_sequence(&e.body.detach_keys)
+                },
+            )),
             pid: i64::from(e.pid),
         })
     }
@@ -149,25 +189,23 @@ impl Manager {
         stdin: Option<ByteStream>,
     ) -> Result<AttachStream> {
         let handle = self.execs.get(id)?;
+        // As dockerd: the container first (gone is a 404 naming the exec), then the exec.
+        let container_id = lock(&handle).container_id.clone();
+        let c = self
+            .get(&container_id)
+            .map_err(|_| Error::not_found(format!("No such container: {id}")))?;
+        check_running(&c, &c.id)?;
         let body = {
             let mut e = lock(&handle);
-            if e.running {
-                return Err(Error::conflict(format!("exec instance {id} is already running")));
+            if e.exit_code.is_some() {
+                return Err(Error::conflict(format!("exec command {id} has already run")));
             }
             if e.started {
-                return Err(Error::conflict(format!(
-                    "exec instance {id} has already been started"
-                )));
+                return Err(Error::conflict(format!("exec command {id} is already running")));
             }
             e.started = true;
             e.body.clone()
         };
-        let container_id = lock(&handle).container_id.clone();
-        let c = self.get(&container_id)?;
-        if let Err(err) = check_running(&c) {
-            lock(&handle).started = false;
-            return Err(err);
-        }
         let tty = body.tty;
         if options.detach {
             // Detached: nobody reads the output (it is drained).
@@ -211,6 +249,7 @@ impl Manager {
             Ok(p) => p,
             Err(e) => {
                 lock(&handle).exit_code = Some(126);
+                unlist(&c, id);
                 return Err(e);
             }
         };
@@ -221,6 +260,7 @@ impl Manager {
             Err(e) => {
                 // dockerd records 126 for any exec that cannot start.
                 lock(&handle).exit_code = Some(126);
+                unlist(&c, id);
                 self.event(
                     &c,
                     "exec_die",
@@ -325,8 +365,8 @@ impl Manager {
                 let mut rec = lock(&handle);
                 rec.running = false;
                 rec.exit_code = Some(code);
-                rec.pid = 0;
             }
+            unlist(&c, &exec_id);
             this.event(
                 &c,
                 "exec_die",
@@ -442,5 +482,51 @@ impl Manager {
         };
         self.runtime.delete_exec(&c.id, &exec_id).await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, container: &str, exit_code: Option<i64>) -> ExecRecord {
+        ExecRecord {
+            id: id.to_owned(),
+            container_id: container.to_owned(),
+            body: ExecCreateBody::default(),
+            started: exit_code.is_some(),
+            running: false,
+            exit_code,
+            pid: 0,
+            can_remove: false,
+        }
+    }
+
+    #[test]
+    fn ended_execs_are_marked_then_forgotten_as_by_dockerds_collection() {
+        let execs = Execs::default();
+        execs.insert(record("exited", "a", Some(0)));
+        execs.insert(record("pending", "a", None));
+        execs.insert(record("orphan", "gone", None));
+        let live = |c: &str| c == "a";
+
+        // First pass: marked, still there to inspect.
+        assert_eq!(execs.collect_garbage(live), 0);
+        let marked = |id: &str| execs.get(id).map(|e| lock(&e).can_remove);
+        assert_eq!(marked("exited").ok(), Some(true));
+        assert_eq!(marked("orphan").ok(), Some(true));
+        assert_eq!(marked("pending").ok(), Some(false));
+
+        // Second pass: the marked ones are gone; a pending exec of a live container stays.
+        assert_eq!(execs.collect_garbage(live), 2);
+        assert_eq!(
+            execs.get("exited").map(|_| ()).expect_err("gone").kind(),
+            berth_api::ErrorKind::NotFound
+        );
+        assert!(execs.get("orphan").is_err());
+        assert_eq!(marked("pending").ok(), Some(false));
+
+        execs.remove_container("a");
+        assert!(execs.get("pending").is_err());
     }
 }

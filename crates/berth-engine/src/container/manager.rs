@@ -150,15 +150,22 @@ impl Manager {
         let networking_config = body.networking_config;
         let mut cfg = body.config;
         let mut hc = body.host_config.unwrap_or_default();
-        if cfg.image.is_empty() {
-            return Err(Error::invalid("No image specified"));
-        }
-        let entry = self.images.find(&cfg.image).await?;
-        let image_config = entry.image.config["config"].clone();
-        let chain_id =
-            crate::unpack::chain_ids(&entry.image.diff_ids()).last().cloned().unwrap_or_default();
+        // Without an image, as dockerd 28: an empty root filesystem (to `docker cp` into),
+        // no image defaults, and `Image` "" in inspect.
+        let (image_id, image_config, chain_id) = if cfg.image.is_empty() {
+            (String::new(), serde_json::Value::Null, String::new())
+        } else {
+            let entry = self.images.find(&cfg.image).await?;
+            let chain_id = crate::unpack::chain_ids(&entry.image.diff_ids())
+                .last()
+                .cloned()
+                .unwrap_or_default();
+            (entry.image.id.clone(), entry.image.config["config"].clone(), chain_id)
+        };
 
-        config::merge_image(&mut cfg, &image_config);
+        if !image_config.is_null() {
+            config::merge_image(&mut cfg, &image_config);
+        }
         config::fill_defaults(&mut hc);
         config::validate_host_config(&hc)?;
         let (path, args) = config::command(&cfg)?;
@@ -203,7 +210,7 @@ impl Manager {
             args,
             config: cfg,
             host_config: hc,
-            image_id: entry.image.id.clone(),
+            image_id,
             chain_id,
             state: State {
                 started_at: ZERO_TIME.to_owned(),
@@ -729,7 +736,8 @@ impl Manager {
         let c = self.get(name)?;
         let _op = c.op.lock().await;
         if c.with(|r| r.state.status) != Status::Paused {
-            return Err(Error::conflict(format!("Container {} is not paused", c.id)));
+            // A plain error in dockerd, so a 500.
+            return Err(Error::system(format!("Container {} is not paused", c.id)));
         }
         self.runtime.resume(&c.id).await?;
         c.update_or_log("unpause", |r| r.state.status = Status::Running);
@@ -773,9 +781,13 @@ impl Manager {
             )));
         }
         let _op = c.op.lock().await;
-        self.remove_locked(&c, force, volumes).await
+        self.remove_locked(&c, force, volumes).await.map_err(|e| {
+            // dockerd names the container as the client did.
+            Error::new(e.kind(), format!("cannot remove container \"{name}\": {}", e.message()))
+        })
     }
 
+    /// Removes `c`; errors say why without naming the container.
     async fn remove_locked(&self, c: &Arc<Container>, force: bool, volumes: bool) -> Result<()> {
         if c.phase().removed {
             return Ok(());
@@ -790,10 +802,7 @@ impl Manager {
                 } else {
                     "container is running: stop the container before removing or force remove"
                 };
-                return Err(Error::conflict(format!(
-                    "cannot remove container \"{}\": {what}",
-                    record.name
-                )));
+                return Err(Error::conflict(what));
             }
             let mut phase = c.watch();
             c.update_or_log("remove", |r| {
@@ -801,22 +810,22 @@ impl Manager {
                 r.state.manually_stopped = true;
             });
             if record.state.is_running() {
-                self.signal(c, libc_sig(nix::sys::signal::Signal::SIGKILL), true).await?;
+                self.signal(c, libc_sig(nix::sys::signal::Signal::SIGKILL), true).await.map_err(
+                    |e| Error::new(e.kind(), format!("could not kill container: {}", e.message())),
+                )?;
                 let exited = tokio::time::timeout(KILL_GRACE, phase.wait_for(|p| !p.running)).await;
                 if !matches!(exited, Ok(Ok(_))) {
-                    return Err(Error::system(format!(
-                        "cannot remove container \"{}\": could not kill: tried to kill container, but did not receive an exit event",
-                        record.name
-                    )));
+                    return Err(Error::system(
+                        "could not kill container: tried to kill container, but did not receive an exit event",
+                    ));
                 }
             }
         }
         // Removing is how space is freed: a disk too full to record the mark must not stop it
         // (a crash before the end then leaves a container that `rm` removes again).
         c.update_or_log("remove", |r| r.state.status = Status::Removing);
-        for exec_id in c.exec_ids.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
-            self.execs.remove(&exec_id);
-        }
+        c.exec_ids.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.execs.remove_container(&c.id);
         if let Err(e) = self.runtime.remove(&c.id).await {
             let _ = c.update(|r| {
                 r.state.status = Status::Dead;
@@ -843,14 +852,26 @@ impl Manager {
             return Err(Error::invalid("Neither old nor new names may be empty"));
         }
         let c = self.get(name)?;
-        let new_name = names::validate_name(new_name)?;
+        let new_name =
+            if new_name.starts_with('/') { new_name.to_owned() } else { format!("/{new_name}") };
         let old = c.with(|r| r.name.clone());
         if old == new_name {
             return Err(Error::invalid(
                 "Renaming a container with the same name as its current name",
             ));
         }
-        self.registry.reserve(&new_name, &c.id)?;
+        // As dockerd's: the new name is checked and reserved in one step whose errors say so,
+        // naming the new name with its '/'.
+        let allocating = |e: Error| {
+            Error::new(e.kind(), format!("Error when allocating new name: {}", e.message()))
+        };
+        if names::validate_name(&new_name).is_err() {
+            return Err(allocating(Error::invalid(format!(
+                "Invalid container name ({new_name}), only {} are allowed",
+                names::NAME_CHARS
+            ))));
+        }
+        self.registry.reserve(&new_name, &c.id).map_err(allocating)?;
         if let Err(e) = c.update(|r| r.name = new_name.clone()) {
             self.registry.release(&new_name, &c.id);
             let _ = c.update(|r| r.name = old.clone());
@@ -889,6 +910,24 @@ impl Manager {
     // restore and shutdown
     // -----------------------------------------------------------------------------------------
 
+    /// Runs dockerd's exec garbage collection every [`super::exec::EXEC_GC_PERIOD`] for as
+    /// long as the manager lives.
+    fn collect_execs_periodically(self: &Arc<Self>) {
+        let manager = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let period = super::exec::EXEC_GC_PERIOD;
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                tick.tick().await;
+                let Some(this) = manager.upgrade() else { break };
+                let forgotten = this.execs.collect_garbage(|id| this.get(id).is_ok());
+                if forgotten > 0 {
+                    tracing::debug!(forgotten, "exec instances that ended were forgotten");
+                }
+            }
+        });
+    }
+
     /// Loads every stored container and reconciles it with containerd: running tasks are
     /// reattached (output, monitor), exits that happened while berthd was down are recorded,
     /// restart policies applied; containerd records without a stored container are removed.
@@ -903,6 +942,7 @@ impl Manager {
             self.registry.insert(Arc::clone(&c));
             self.restore_one(&c).await;
         }
+        self.collect_execs_periodically();
         self.volumes.unmount_unused();
         if let Err(e) = self.remove_orphans().await {
             tracing::warn!(error = %e, "cannot list containerd containers");

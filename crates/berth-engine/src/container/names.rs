@@ -80,6 +80,9 @@ pub(crate) fn generate_name(attempt: u32) -> String {
 
 /// Checks a requested name (`web` or `/web`) against dockerd's rule `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`
 /// and returns it with its leading `/`.
+/// The characters a container name may have, as dockerd's messages spell them.
+pub(crate) const NAME_CHARS: &str = "[a-zA-Z0-9][a-zA-Z0-9_.-]";
+
 pub(crate) fn validate_name(name: &str) -> Result<String, Error> {
     let bare = name.strip_prefix('/').unwrap_or(name);
     let mut bytes = bare.bytes();
@@ -90,7 +93,7 @@ pub(crate) fn validate_name(name: &str) -> Result<String, Error> {
         Ok(format!("/{bare}"))
     } else {
         Err(Error::invalid(format!(
-            "Invalid container name ({bare}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            "Invalid container name ({bare}), only {NAME_CHARS} are allowed"
         )))
     }
 }

@@ -120,7 +120,36 @@ async fn a_container_runs_logs_exits_and_leaves_nothing() {
         .expect("state");
     assert_eq!((t2.status.as_str(), t2.exit_code), ("created", 127));
 
-    for name in ["t1", "t2"] {
+    // No image, as dockerd 28 allows: an empty root filesystem, which `docker cp` can fill.
+    let mut bare = create_options("t3", &["/busybox", "echo", "bare"], "none");
+    bare.body.config.image = String::new();
+    ContainerBackend::create(&engine, bare).await.expect("create without an image");
+    let inspect = ContainerBackend::inspect(&engine, "t3", false).await.expect("inspect");
+    let config = inspect.config.expect("config");
+    assert_eq!((inspect.image.as_str(), config.image.as_str()), ("", ""));
+    assert_eq!(config.labels, None, "no image labels merged, as dockerd: null");
+    let busybox = std::fs::read("/bin/busybox").expect("Debian's static busybox");
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(busybox.len() as u64);
+    header.set_mode(0o755);
+    header.set_cksum();
+    tar.append_data(&mut header, "busybox", busybox.as_slice()).expect("append");
+    let tar = bytes::Bytes::from(tar.into_inner().expect("tar"));
+    let options = berth_backend::ArchivePutOptions {
+        path: "/".to_owned(),
+        no_overwrite_dir_non_dir: false,
+        copy_uid_gid: false,
+        body: futures_util::stream::once(async move { Ok(tar) }).boxed(),
+    };
+    ContainerBackend::archive_put(&engine, "t3", options).await.expect("cp into it");
+    let wait = ContainerBackend::wait(&engine, "t3", WaitCondition::NextExit).await.expect("wait");
+    ContainerBackend::start(&engine, "t3", "", "").await.expect("start");
+    let status = tokio::time::timeout(Duration::from_secs(30), wait).await.expect("exits in time");
+    assert_eq!(status.status_code, 0);
+    assert_eq!(logs(&engine, "t3").await, "bare\n");
+
+    for name in ["t1", "t2", "t3"] {
         ContainerBackend::remove(&engine, name, ContainerRemoveOptions::default())
             .await
             .expect("rm");
@@ -173,6 +202,33 @@ async fn exec_on_the_bridge_and_restore_by_a_new_engine() {
         .map(|c| String::from_utf8_lossy(&c.expect("chunk").bytes).into_owned())
         .collect();
     assert_eq!(out.trim(), &inspect.config.expect("config").hostname);
+
+    // Over, the exec reads as dockerd 28's: its PID kept, not removable until the collection
+    // marks it, no detach keys (""), off the container's ExecIDs, and it cannot start again.
+    let done = ExecBackend::inspect(&engine, &exec).await.expect("exec inspect");
+    assert_eq!((done.exit_code, done.running, done.can_remove), (Some(0), false, false));
+    assert!(done.pid > 0, "{done:?}");
+    assert_eq!(done.detach_keys.as_deref(), Some(""));
+    let again = ExecBackend::start(&engine, &exec, ExecStartOptions::default(), None)
+        .await
+        .map(|_| ())
+        .expect_err("started twice");
+    assert_eq!(again.message(), format!("exec command {exec} has already run"));
+    let pending = ExecBackend::create(
+        &engine,
+        "svc",
+        ExecCreateBody {
+            cmd: Some(vec!["true".into()]),
+            detach_keys: "ctrl-x,a".into(),
+            ..ExecCreateBody::default()
+        },
+    )
+    .await
+    .expect("exec create");
+    let pending_inspect = ExecBackend::inspect(&engine, &pending).await.expect("exec inspect");
+    assert_eq!(pending_inspect.detach_keys.as_deref(), Some("GGE="), "bytes 0x18 'a'");
+    let listed = ContainerBackend::inspect(&engine, "svc", false).await.expect("inspect").exec_ids;
+    assert_eq!(listed, Some(vec![pending.clone()]), "only the exec that has not run");
 
     // berthd "crashes": the engine goes away without stopping anything (live-restore is on in
     // tests); a new one finds the container still running.
