@@ -20,6 +20,7 @@ mod network;
 mod networks;
 pub mod persist;
 mod runtime;
+mod tar_budget;
 #[cfg(test)]
 mod testutil;
 mod timefmt;

@@ -24,14 +24,12 @@
 //! - ownership is the archive's, or the container user's with `copyUIDGID` (see [`archive_put`]);
 //! - PAX `SCHILY.xattr.*` records are not applied (no xattr support yet) and logged.
 
-use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::pin::Pin;
-use std::rc::Rc;
 
 use async_compression::tokio::bufread::GzipDecoder;
 use berth_api::{Error, Result};
@@ -52,11 +50,7 @@ use super::at;
 use super::dirs::create_dirs;
 use super::paths::{archive_path, clean_abs, clean_entry_name, split_parent};
 use super::stat::open_root;
-
-/// How many bytes of headers one entry may come with: GNU long names and link targets, PAX
-/// records, sparse maps. The `tar` crate holds them in memory whatever their size; Go's reader
-/// refuses each over 1 MiB (`archive/tar: header field too long`).
-const HEADER_BUDGET: u64 = 4 << 20;
+use crate::tar_budget::Budgeted;
 
 /// The longest entry name shown in an error message.
 const SHOWN_MAX: usize = 256;
@@ -210,16 +204,14 @@ struct DirTimes {
 
 /// Extracts `archive` below `dest` (moby's `Unpack`).
 fn extract(dest: &OwnedFd, archive: impl Read, options: &Options) -> Result<()> {
-    let budget = Rc::new(Budget::default());
-    let mut archive = tar::Archive::new(Budgeted { inner: archive, budget: budget.clone() });
+    let (archive, budget) = Budgeted::new(archive);
+    let mut archive = tar::Archive::new(archive);
     let mut dirs: Vec<DirTimes> = Vec::new();
     let mut entries = archive.entries().map_err(|err| read_error(&err))?;
     loop {
         // Only what the `tar` crate reads to find the next entry counts: headers, long names,
         // PAX records, padding. Entry data is read (or drained) below.
-        budget.start();
-        let next = entries.next();
-        budget.stop();
+        let next = budget.next(|| entries.next());
         let Some(entry) = next else { break };
         let mut entry = entry.map_err(|err| read_error(&err))?;
         extract_entry(dest, &mut entry, options, &mut dirs)?;
@@ -291,52 +283,6 @@ fn shown(name: &[u8]) -> String {
     }
     let cut = String::from_utf8_lossy(&name[..SHOWN_MAX]);
     format!("{cut:?}… ({} bytes)", name.len())
-}
-
-/// What the `tar` crate may still read while looking for the next entry.
-#[derive(Default)]
-struct Budget {
-    /// Counting (inside `Entries::next`).
-    active: Cell<bool>,
-    left: Cell<u64>,
-}
-
-impl Budget {
-    fn start(&self) {
-        self.left.set(HEADER_BUDGET);
-        self.active.set(true);
-    }
-
-    fn stop(&self) {
-        self.active.set(false);
-    }
-}
-
-/// The archive reader, refusing to feed more than [`HEADER_BUDGET`] bytes to one look-up of the
-/// next entry: a hostile GNU long name or PAX record of gigabytes would otherwise be read into
-/// memory whole.
-struct Budgeted<R> {
-    inner: R,
-    budget: Rc<Budget>,
-}
-
-impl<R: Read> Read for Budgeted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.budget.active.get() {
-            return self.inner.read(buf);
-        }
-        let left = self.budget.left.get();
-        if left == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("the headers of an entry exceed {} MiB", HEADER_BUDGET >> 20),
-            ));
-        }
-        let want = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-        let n = self.inner.read(&mut buf[..want])?;
-        self.budget.left.set(left - n as u64);
-        Ok(n)
-    }
 }
 
 /// Why one entry failed.

@@ -152,9 +152,19 @@ async fn copy_body(body: ByteStream, path: &Path) -> Result<()> {
             )));
         }
     }
-    .map_err(|e| read_error(&e))?;
-    file.flush().await.map_err(|e| spool_error(&e))?;
+    .map_err(|e| copy_error(e, path))?;
+    file.flush().await.map_err(|e| copy_error(e, path))?;
     Ok(())
+}
+
+/// A copy into the spool that failed: the file system's fault (it carries an OS error: a full
+/// disk) is a 500 worded as Go words it; anything else is the archive's or the client's (400).
+fn copy_error(e: io::Error, path: &Path) -> Error {
+    if e.raw_os_error().is_some() {
+        crate::persist::io_error(&format!("cannot spool the archive to {}", path.display()), e)
+    } else {
+        read_error(&e)
+    }
 }
 
 fn read_error(e: &io::Error) -> Error {
@@ -167,10 +177,14 @@ fn index(path: &Path) -> Result<HashMap<String, Item>> {
     let bad = |e: io::Error| Error::invalid(format!("invalid tar archive: {e}"));
     let file = std::fs::File::open(path).map_err(|e| spool_error(&e))?;
     let len = file.metadata().map_err(|e| spool_error(&e))?.len();
+    // Headers are read under a budget: a hostile long name or PAX record of gigabytes would
+    // otherwise be read into memory whole.
+    let (file, budget) = crate::tar_budget::Budgeted::new(file);
     let mut archive = tar::Archive::new(file);
     let mut entries = HashMap::new();
     let mut end = 0u64;
-    for entry in archive.entries_with_seek().map_err(bad)? {
+    let mut found = archive.entries_with_seek().map_err(bad)?;
+    while let Some(entry) = budget.next(|| found.next()) {
         let entry = entry.map_err(bad)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let name = normalize(&raw)?;
@@ -281,5 +295,26 @@ mod tests {
         let spool =
             Spool::new(futures_util::StreamExt::boxed(body)).await.expect("a valid archive");
         assert_eq!(spool.read("manifest.json").await.expect("readable"), b"[]\n\n\n");
+    }
+
+    /// The `tar` crate reads a GNU long name into memory whole: over the header budget, the
+    /// archive is refused instead.
+    #[tokio::test]
+    async fn a_gigantic_long_name_is_refused_not_read_whole() {
+        let name = "d/".repeat(3 << 20) + "f";
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, &name, &b"x"[..]).expect("long name");
+        let raw = builder.into_inner().expect("tar");
+        assert!(raw.len() > 6 << 20, "{}", raw.len());
+        let body = futures_util::stream::iter([Ok(bytes::Bytes::from(raw))]);
+        let err = Spool::new(futures_util::StreamExt::boxed(body))
+            .await
+            .map(|_| ())
+            .expect_err("refused");
+        assert_eq!(err.kind(), berth_api::ErrorKind::InvalidParameter, "{err}");
+        assert!(err.message().contains("the headers of an entry exceed 4 MiB"), "{err}");
     }
 }
