@@ -154,6 +154,15 @@ async fn an_empty_archive_is_an_empty_layer_as_with_dockerd() {
             assert_eq!(diff_ids, [EMPTY_LAYER], "the layer is the two zero blocks");
         }
     }
+    // Nothing at all: dockerd imports it too, as a layer whose diff ID is the digest of
+    // nothing.
+    let id = import(&store, request(Bytes::new(), Some("empty:nothing"))).await.expect("nothing");
+    let found = store.find("empty:nothing").await.expect("imported");
+    assert_eq!(found.image.id, id);
+    assert_eq!(
+        found.image.diff_ids(),
+        ["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]
+    );
     ctrd.stop().await;
 }
 
