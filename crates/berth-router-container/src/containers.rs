@@ -294,7 +294,10 @@ async fn attach(
         stream: form.bool("stream"),
         detach_keys: form.get("detachKeys").to_owned(),
     };
-    let stdin: Option<ByteStream> = options.stdin.then(|| hijack.stdin().boxed());
+    // Without an upgrade nothing the client sends after the request can be read: no stdin
+    // (an empty one would end the attach at once).
+    let stdin: Option<ByteStream> =
+        (options.stdin && hijack.will_upgrade()).then(|| hijack.stdin().boxed());
     match b.containers.attach(name, options, stdin).await {
         Ok(attached) => {
             let tty = attached.tty;

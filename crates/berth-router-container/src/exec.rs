@@ -64,8 +64,9 @@ async fn start(
         b.exec.start(id, options, None).await?;
         return Ok(StatusCode::OK.into_response());
     }
-    let stdin: ByteStream = hijack.stdin().boxed();
-    let output = match b.exec.start(id, options, Some(stdin)).await {
+    // Without an upgrade nothing the client sends after the request can be read: no stdin.
+    let stdin: Option<ByteStream> = hijack.will_upgrade().then(|| hijack.stdin().boxed());
+    let output = match b.exec.start(id, options, stdin).await {
         Ok(attached) => attached.output,
         // dockerd checks that the exec exists before hijacking: a plain JSON 404.
         Err(err) if err.kind() == ErrorKind::NotFound => return Err(err.into()),

@@ -285,8 +285,11 @@ impl ContainerBackend for Fake {
         stdin: Option<ByteStream>,
     ) -> Result<AttachStream> {
         self.record(format!(
-            "attach {name} stdin={} stdout={} stream={}",
-            o.stdin, o.stdout, o.stream
+            "attach {name} stdin={} stdout={} stream={} stdin_stream={}",
+            o.stdin,
+            o.stdout,
+            o.stream,
+            stdin.is_some()
         ));
         missing(name)?;
         if name == "paused" {
@@ -892,6 +895,23 @@ async fn exec_create_inspect_resize_and_detached_start() {
         out.starts_with("404 Not Found") && out.contains("No such exec instance: missing"),
         "{out}"
     );
+}
+
+/// Without an upgrade the answer is a plain body and nothing the client sends afterwards can be
+/// read: the backend gets no stdin (an empty one would end the attach at once).
+#[tokio::test]
+async fn attach_without_upgrade_streams_output_and_takes_no_stdin() {
+    check(
+        req(Method::POST, "/containers/web/attach?stream=1&stdin=1&stdout=1&stderr=1"),
+        expect![[r#"
+            200 OK
+            content-type: application/vnd.docker.raw-stream
+
+            [2:4]bye
+            > attach web stdin=true stdout=true stream=true stdin_stream=false
+        "#]],
+    )
+    .await;
 }
 
 #[tokio::test]
