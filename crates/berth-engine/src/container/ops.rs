@@ -21,7 +21,7 @@ use crate::fs::TempMount;
 /// (`/proc/<pid>/root`, with its mounts), or its snapshot mounted for the occasion.
 pub(crate) enum RootView {
     /// The running container's root.
-    Live(PathBuf),
+    Live(LiveRoot),
     /// The snapshot, mounted until this is dropped.
     Mounted(TempMount),
 }
@@ -30,9 +30,63 @@ impl RootView {
     /// The directory to work in.
     pub(crate) fn path(&self) -> &Path {
         match self {
-            RootView::Live(p) => p,
+            RootView::Live(root) => &root.path,
             RootView::Mounted(m) => m.path(),
         }
+    }
+}
+
+/// A running container's root directory, held open: `/proc/<pid>/root` resolved once, when the
+/// PID was checked to be the container's, so that a PID reused by another process (the
+/// container exited and berthd has not seen it yet) can never lead a `docker cp` to that
+/// process's root, such as the host's.
+pub(crate) struct LiveRoot {
+    /// `/proc/self/fd/<n>` of `_dir`: opening it opens the directory held, whatever the PID
+    /// now names.
+    path: PathBuf,
+    _dir: std::os::fd::OwnedFd,
+}
+
+impl LiveRoot {
+    /// Opens the root of process `pid`, which must be container `id`'s: a pidfd pins the
+    /// process, its root is opened, its cgroup must name the container, and the pidfd must
+    /// still be alive after both (a process's PID is not reused while it lives).
+    fn open(pid: u32, id: &str) -> Result<Self> {
+        use std::os::fd::AsRawFd;
+        let gone = || {
+            Error::conflict(format!(
+                "container {id} stopped while its filesystem was being opened; try again"
+            ))
+        };
+        let process = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw);
+        let pidfd = rustix::process::pidfd_open(
+            process.ok_or_else(gone)?,
+            rustix::process::PidfdFlags::empty(),
+        )
+        .map_err(|_| gone())?;
+        let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
+        let dir = nix::fcntl::open(
+            &proc_root,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(|_| gone())?;
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).map_err(|_| gone())?;
+        if !cgroup.contains(id) {
+            return Err(gone());
+        }
+        let mut poll = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
+        let zero = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+        // Readable once the process has exited.
+        let exited = rustix::event::poll(&mut poll, Some(&zero)).map_err(|e| {
+            Error::system(format!("cannot watch process {pid}: {e}")).with_source(e)
+        })?;
+        if exited > 0 {
+            return Err(gone());
+        }
+        Ok(Self { path: PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd())), _dir: dir })
     }
 }
 
@@ -41,7 +95,7 @@ impl Manager {
     pub(crate) async fn root_view(&self, c: &Container) -> Result<RootView> {
         let (running, pid) = c.with(|r| (r.state.is_running(), r.state.pid));
         if running && pid != 0 {
-            return Ok(RootView::Live(PathBuf::from(format!("/proc/{pid}/root"))));
+            return Ok(RootView::Live(LiveRoot::open(pid, &c.id)?));
         }
         let mounts = self.runtime.rootfs_mounts(&c.id).await?;
         let scratch = self.paths.exec_root.join("mnt");
@@ -364,6 +418,31 @@ mod tests {
     use super::*;
     use crate::container::tests::{create_options, import_busybox};
     use crate::testutil::{TestContainerd, engine_with};
+
+    #[test]
+    fn a_live_root_is_the_checked_process_own_and_stays_pinned() {
+        use std::os::unix::fs::MetadataExt;
+        // This process stands for the container: its cgroup names "the container".
+        let me = std::process::id();
+        let cgroup = std::fs::read_to_string("/proc/self/cgroup").expect("cgroup");
+        let id = cgroup.lines().next().and_then(|l| l.rsplit(':').next()).expect("a path");
+        let root = LiveRoot::open(me, id).expect("our own root");
+        assert!(root.path.starts_with("/proc/self/fd/"), "{}", root.path.display());
+        let (held, real) =
+            (std::fs::metadata(&root.path).expect("held"), std::fs::metadata("/").expect("/"));
+        assert_eq!((held.dev(), held.ino()), (real.dev(), real.ino()));
+
+        // A process whose cgroup does not name the container: refused, never opened as its root.
+        let other = LiveRoot::open(me, "0123456789abcdef-not-this-cgroup").map(|_| ());
+        assert_eq!(other.expect_err("not the container").kind(), ErrorKind::Conflict);
+
+        // A PID that no longer runs (exited and reaped).
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id();
+        child.wait().expect("wait");
+        let gone = LiveRoot::open(pid, id).map(|_| ()).expect_err("exited");
+        assert!(gone.message().contains("stopped while its filesystem was being opened"), "{gone}");
+    }
 
     fn body(memory: i64, policy: &str) -> ContainerUpdateBody {
         let mut body = ContainerUpdateBody {
