@@ -92,8 +92,7 @@ async fn bad_input_is_refused_and_leaves_nothing() {
     let err = import(&store, request(garbage, Some("bad"), &[])).await.expect_err("garbage");
     assert_eq!(err.kind(), ErrorKind::InvalidParameter, "{err}");
 
-    let err = import(&store, request(Bytes::new(), Some("bad"), &[])).await.expect_err("empty");
-    assert!(err.message().contains("empty"), "{err}");
+    // (An empty body is an empty layer, as with dockerd: see image::import::tests.)
 
     let err = import(&store, request(Bytes::from_static(b"BZh91AY&SY"), None, &[]))
         .await
