@@ -28,6 +28,10 @@ pub(super) fn run_all(docker: &Docker<'_>, layout: &Layout, report: &mut Report)
         interactive(docker, layout),
     );
     report.record("containers: docker wait returns the exit code", wait_code(docker));
+    report.record(
+        "containers: --device maps a host device with its permissions; a missing one fails the start",
+        devices(docker),
+    );
     report
         .record("containers: docker cp both ways, diff, export", copy_diff_export(docker, layout));
     report.record(
@@ -185,6 +189,33 @@ fn wait_code(docker: &Docker<'_>) -> Result<()> {
     ensure!(out.trim() == "7", "docker wait printed {out:?}");
     ensure!(inspect(docker, &id, "{{.State.ExitCode}}")? == "7", "ExitCode");
     ok(docker, &["rm", &id])?;
+    Ok(())
+}
+
+fn devices(docker: &Docker<'_>) -> Result<()> {
+    // /dev/kmsg is outside the device rules dockerd and runc always allow: with "r" the device
+    // cgroup refuses to open it for writing, with "w" the write goes through (to the kernel
+    // log). Without the mapping, the shell would create a plain file in the container's /dev.
+    let write = "(echo berth-e2e-device > /dev/mykmsg) 2>&1 && echo written; true";
+    let out = ok(
+        docker,
+        &["run", "--rm", "--device", "/dev/kmsg:/dev/mykmsg:r", "busybox", "sh", "-c", write],
+    )?;
+    ensure!(out.contains("Operation not permitted") && !out.contains("written"), "r: {out:?}");
+    let out = ok(
+        docker,
+        &["run", "--rm", "--device", "/dev/kmsg:/dev/mykmsg:w", "busybox", "sh", "-c", write],
+    )?;
+    ensure!(out.trim() == "written", "w: {out:?}");
+    let out = cli(docker, &["run", "--rm", "--device", "/dev/berth-e2e-none", "busybox", "true"])?;
+    ensure!(
+        !out.success()
+            && out.stderr.contains(
+                "error gathering device information while adding custom device \"/dev/berth-e2e-none\""
+            ),
+        "a missing device\n{}",
+        out.describe()
+    );
     Ok(())
 }
 

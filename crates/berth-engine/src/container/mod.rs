@@ -7,6 +7,7 @@
 pub(crate) mod commit;
 pub(crate) mod config;
 pub(crate) mod connect;
+pub(crate) mod devices;
 pub(crate) mod dns;
 pub(crate) mod exec;
 pub(crate) mod health;

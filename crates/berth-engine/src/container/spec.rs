@@ -114,6 +114,7 @@ pub(crate) async fn build(
     };
     let mut spec = spec::build(&input)?;
     apply_ulimits(&mut spec, hc);
+    super::devices::apply(&mut spec, hc)?;
     Ok(spec)
 }
 

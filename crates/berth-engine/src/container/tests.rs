@@ -149,7 +149,34 @@ async fn a_container_runs_logs_exits_and_leaves_nothing() {
     assert_eq!(status.status_code, 0);
     assert_eq!(logs(&engine, "t3").await, "bare\n");
 
-    for name in ["t1", "t2", "t3"] {
+    // --device: the host's /dev/zero as /dev/myzero, readable and writable, not mknod-able; a
+    // device that is not there fails the start with dockerd's message.
+    let mut with_device =
+        create_options("t4", &["sh", "-c", "head -c 3 /dev/myzero | wc -c"], "none");
+    let host = with_device.body.host_config.get_or_insert_with(Default::default);
+    host.resources.devices = Some(vec![berth_api::container::DeviceMapping {
+        path_on_host: "/dev/zero".into(),
+        path_in_container: "/dev/myzero".into(),
+        cgroup_permissions: "rw".into(),
+    }]);
+    ContainerBackend::create(&engine, with_device).await.expect("create with a device");
+    let wait = ContainerBackend::wait(&engine, "t4", WaitCondition::NextExit).await.expect("wait");
+    ContainerBackend::start(&engine, "t4", "", "").await.expect("start");
+    let status = tokio::time::timeout(Duration::from_secs(30), wait).await.expect("exits in time");
+    assert_eq!(status.status_code, 0, "{}", logs(&engine, "t4").await);
+    assert_eq!(logs(&engine, "t4").await.trim(), "3");
+    let mut missing = create_options("t5", &["true"], "none");
+    let host = missing.body.host_config.get_or_insert_with(Default::default);
+    host.resources.devices = Some(vec![berth_api::container::DeviceMapping {
+        path_on_host: "/dev/berth-no-such-device".into(),
+        path_in_container: "/dev/x".into(),
+        cgroup_permissions: "rwm".into(),
+    }]);
+    ContainerBackend::create(&engine, missing).await.expect("create");
+    let err = ContainerBackend::start(&engine, "t5", "", "").await.expect_err("no such device");
+    assert!(err.message().contains("error gathering device information while adding custom device \"/dev/berth-no-such-device\""), "{err}");
+
+    for name in ["t1", "t2", "t3", "t4", "t5"] {
         ContainerBackend::remove(&engine, name, ContainerRemoveOptions::default())
             .await
             .expect("rm");
