@@ -44,6 +44,25 @@ impl Flavour {
         }
     }
 
+    /// Directories this flavour has beyond [`DIRECTORIES`]: alpine-baselayout's (docker-py
+    /// execs in `/var/opt`, for one).
+    fn extra_directories(self) -> &'static [(&'static str, u32)] {
+        match self {
+            Flavour::Alpine => &[
+                ("opt", 0o755),
+                ("mnt", 0o755),
+                ("media", 0o755),
+                ("srv", 0o755),
+                ("var/opt", 0o755),
+                ("var/lib", 0o755),
+                ("var/cache", 0o755),
+                ("var/spool", 0o755),
+                ("var/local", 0o755),
+            ],
+            Flavour::Busybox => &[],
+        }
+    }
+
     fn group(self) -> &'static str {
         match self {
             Flavour::Alpine => include_str!("../testimage/alpine/group"),
@@ -181,7 +200,8 @@ fn build_rootfs(rootfs: &Path, flavour: Flavour, busybox: &Path, applets: &[Stri
     if rootfs.exists() {
         fs::remove_dir_all(rootfs).with_context(|| format!("removing {}", rootfs.display()))?;
     }
-    for (dir, _) in DIRECTORIES {
+    let directories = || DIRECTORIES.iter().chain(flavour.extra_directories());
+    for (dir, _) in directories() {
         let path = rootfs.join(dir);
         fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
     }
@@ -204,7 +224,7 @@ fn build_rootfs(rootfs: &Path, flavour: Flavour, busybox: &Path, applets: &[Stri
     }
     // Modes last: create_dir_all honours the umask, and /tmp needs its
     // sticky bit.
-    for (dir, mode) in DIRECTORIES {
+    for (dir, mode) in directories() {
         let path = rootfs.join(dir);
         fs::set_permissions(&path, fs::Permissions::from_mode(*mode))
             .with_context(|| format!("chmod {}", path.display()))?;
@@ -386,6 +406,7 @@ mod tests {
         assert_eq!(mode("bin/busybox")?, 0o755);
         assert!(fs::read_to_string(rootfs.join("etc/passwd"))?.contains("postgres:x:70:70"));
         assert!(!rootfs.join("etc/hosts").exists());
+        assert_eq!(mode("var/opt")?, 0o755, "alpine-baselayout's directories");
         Ok(())
     }
 }
