@@ -413,13 +413,15 @@ pub(crate) async fn create(
         _ => None,
     };
     let default_read_only_non_recursive = adjust_create(&mut body, version)?;
+    let warnings = move_container_mac_address(&mut body, version)?;
     let options = ContainerCreateOptions {
         name: form.get("name").to_owned(),
         body,
         platform,
         default_read_only_non_recursive,
     };
-    let created = b.containers.create(options).await?;
+    let mut created = b.containers.create(options).await?;
+    created.warnings.extend(warnings);
     Ok((StatusCode::CREATED, JsonResponse(created)).into_response())
 }
 
@@ -527,6 +529,76 @@ fn adjust_create(body: &mut ContainerCreateBody, version: ApiVersion) -> Result<
     Ok(read_only_non_recursive)
 }
 
+/// dockerd's `handleMACAddressBC`: the container-wide `Config.MacAddress` (deprecated in API
+/// 1.44) moves to the endpoint settings of the network `NetworkMode` names. Below 1.44 an
+/// endpoint's own MacAddress is ignored, as the old API did; from 1.44 the two must agree, and
+/// the move comes with a warning. Returns the warnings. (`adjust_create` has run: the network
+/// mode is never empty and the endpoints map exists.)
+fn move_container_mac_address(
+    body: &mut ContainerCreateBody,
+    version: ApiVersion,
+) -> Result<Vec<String>, Error> {
+    let old_api = version < ApiVersion::new(1, 44);
+    let mac = std::mem::take(&mut body.config.mac_address);
+    let host = body.host_config.get_or_insert_with(Default::default);
+    let endpoints = body
+        .networking_config
+        .get_or_insert_with(Default::default)
+        .endpoints_config
+        .get_or_insert_with(Default::default);
+    if mac.is_empty() {
+        if old_api {
+            for endpoint in endpoints.values_mut() {
+                endpoint.mac_address.clear();
+            }
+        }
+        return Ok(Vec::new());
+    }
+    let mode = host.network_mode.as_str();
+    let user_defined =
+        !matches!(mode, "bridge" | "host" | "none" | "default") && !mode.starts_with("container:");
+    let on_a_network = mode == "bridge" || user_defined;
+    if old_api && !on_a_network {
+        return Err(Error::invalid("conflicting options: mac-address and the network mode"));
+    }
+    if on_a_network {
+        let only = endpoints.len() == 1;
+        let endpoint = if endpoints.is_empty() {
+            endpoints.entry(mode.to_owned()).or_default()
+        } else if old_api && only {
+            endpoints.values_mut().next().expect("one endpoint")
+        } else {
+            endpoints.get_mut(mode).ok_or_else(|| {
+                let why = "HostConfig.NetworkMode must match the identity of a network in \
+                           NetworkSettings.Networks";
+                if old_api {
+                    Error::invalid(why)
+                } else {
+                    Error::invalid(format!(
+                        "unable to migrate container-wide MAC address to a specific network: {why}"
+                    ))
+                }
+            })?
+        };
+        if old_api || endpoint.mac_address.is_empty() {
+            endpoint.mac_address = mac;
+        } else if endpoint.mac_address != mac {
+            return Err(Error::invalid(
+                "the container-wide MAC address must match the endpoint-specific MAC address for \
+                 the main network, or be left empty",
+            ));
+        }
+    }
+    if old_api {
+        return Ok(Vec::new());
+    }
+    Ok(vec![
+        "The container-wide MacAddress field is now deprecated. It should be specified in \
+         EndpointsConfig instead."
+            .to_owned(),
+    ])
+}
+
 /// `DELETE /containers/{name:.*}`, including the exact paths (`DELETE /containers/json`).
 pub(crate) async fn remove(
     State(b): State<Backends>,
@@ -588,4 +660,68 @@ pub(crate) fn body_stream(body: Body) -> ByteStream {
             chunk.map_err(|err| Error::invalid(format!("cannot read request body: {err}")))
         })
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(json: serde_json::Value, version: ApiVersion) -> ContainerCreateBody {
+        let mut body: ContainerCreateBody = serde_json::from_value(json).expect("body");
+        adjust_create(&mut body, version).expect("adjusted");
+        body
+    }
+
+    fn endpoint_macs(body: &ContainerCreateBody) -> Vec<(String, String)> {
+        body.networking_config
+            .as_ref()
+            .and_then(|n| n.endpoints_config.as_ref())
+            .map(|e| e.iter().map(|(k, v)| (k.clone(), v.mac_address.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_container_wide_mac_address_moves_to_the_main_network_as_in_dockerd() {
+        let (old, new) = (ApiVersion::new(1, 41), ApiVersion::new(1, 44));
+        let mac = "02:42:ac:11:00:99";
+        let pair = |net: &str| vec![(net.to_owned(), mac.to_owned())];
+
+        // Below 1.44: to the default network's endpoint, silently.
+        let mut b = body(serde_json::json!({ "Image": "i", "MacAddress": mac }), old);
+        assert_eq!(move_container_mac_address(&mut b, old).expect("moved"), Vec::<String>::new());
+        assert_eq!((endpoint_macs(&b), b.config.mac_address.as_str()), (pair("bridge"), ""));
+
+        // ... and an endpoint's own address, which the old API did not know, is dropped.
+        let mut b = body(
+            serde_json::json!({ "Image": "i", "NetworkingConfig": { "EndpointsConfig": { "net1": { "MacAddress": mac } } } }),
+            old,
+        );
+        move_container_mac_address(&mut b, old).expect("no address");
+        assert_eq!(endpoint_macs(&b), vec![("net1".to_owned(), String::new())]);
+
+        // No network to put it on.
+        let mut b = body(
+            serde_json::json!({ "Image": "i", "MacAddress": mac, "HostConfig": { "NetworkMode": "host" } }),
+            old,
+        );
+        let err = move_container_mac_address(&mut b, old).expect_err("host");
+        assert_eq!(err.message(), "conflicting options: mac-address and the network mode");
+
+        // From 1.44: moved with a warning; a different endpoint address is refused.
+        let mut b = body(
+            serde_json::json!({ "Image": "i", "MacAddress": mac, "HostConfig": { "NetworkMode": "net1" } }),
+            new,
+        );
+        let warnings = move_container_mac_address(&mut b, new).expect("moved");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("The container-wide MacAddress field is now deprecated"));
+        assert_eq!(endpoint_macs(&b), pair("net1"));
+        let mut b = body(
+            serde_json::json!({ "Image": "i", "MacAddress": mac, "HostConfig": { "NetworkMode": "net1" },
+                "NetworkingConfig": { "EndpointsConfig": { "net1": { "MacAddress": "02:42:ac:11:00:01" } } } }),
+            new,
+        );
+        let err = move_container_mac_address(&mut b, new).expect_err("mismatch");
+        assert!(err.message().starts_with("the container-wide MAC address must match"), "{err}");
+    }
 }
