@@ -362,6 +362,11 @@ async fn exec_create(
     if version < ApiVersion::new(1, 42) {
         config.console_size = None;
     }
+    // dockerd checks them at create, with a plain error (500) worded for escape keys.
+    if params::detach_keys(&config.detach_keys).is_err() {
+        let message = format!("Invalid escape keys ({}) provided", config.detach_keys);
+        return Err(Error::system(message).into());
+    }
     let id = b.exec.create(name, config).await?;
     Ok((StatusCode::CREATED, JsonResponse(IdResponse { id })).into_response())
 }

@@ -150,6 +150,8 @@ pub struct ExecCreateBody {
     /// Attach stdout.
     pub attach_stdout: bool,
     /// Detach key sequence (`ctrl-p,ctrl-q`).
+    /// Go decodes JSON keys case-insensitively: docker-py sends `detachKeys`.
+    #[serde(alias = "detachKeys")]
     pub detach_keys: String,
     /// Extra environment, `KEY=value`.
     pub env: Option<Vec<String>>,

@@ -884,6 +884,15 @@ async fn exec_create_inspect_resize_and_detached_start() {
     .await;
     let out = req(Method::POST, "/containers/web/exec").json(r#"{"Cmd":[]}"#).send().await;
     assert!(out.contains(r#"{"message":"No exec command specified"}"#), "{out}");
+    let out = req(Method::POST, "/containers/web/exec")
+        .json(r#"{"Cmd":["ls"],"detachKeys":"ctrl-P"}"#)
+        .send()
+        .await;
+    assert!(
+        out.starts_with("500 ")
+            && out.contains(r#"{"message":"Invalid escape keys (ctrl-P) provided"}"#),
+        "{out}"
+    );
     let out = req(Method::GET, "/exec/e1/json").send().await;
     assert!(out.contains(r#""ID":"e1""#) && out.contains(r#""ExitCode":null"#), "{out}");
     let out = req(Method::POST, "/exec/e1/resize?h=1&w=2").send().await;
