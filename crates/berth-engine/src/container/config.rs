@@ -172,6 +172,29 @@ fn validate_restart_policy(hc: &HostConfig) -> Result<(), Error> {
     Ok(())
 }
 
+/// dockerd's swap defaults at create: where the kernel cannot limit swap, a memory limit comes
+/// without a swap limit (-1) and dockerd's warning; otherwise a memory limit without a swap
+/// limit gets memory+swap at twice the memory (`adaptContainerSettings`).
+pub(crate) fn default_swap(r: &mut berth_api::container::Resources, warnings: &mut Vec<String>) {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    let swap_limit = if root.join("cgroup.controllers").exists() {
+        std::fs::read_to_string(root.join("cgroup.controllers"))
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
+    } else {
+        root.join("memory/memory.memsw.limit_in_bytes").exists()
+    };
+    if r.memory > 0 && r.memory_swap != -1 && !swap_limit {
+        warnings.push(
+            "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."
+                .to_owned(),
+        );
+        r.memory_swap = -1;
+    }
+    if r.memory > 0 && r.memory_swap == 0 {
+        r.memory_swap = r.memory.saturating_mul(2);
+    }
+}
+
 /// dockerd's resource checks (`verifyPlatformContainerResources`), for create and update.
 pub(crate) fn validate_resources(r: &berth_api::container::Resources) -> Result<(), Error> {
     if r.memory != 0 && r.memory < MIN_MEMORY {
@@ -579,5 +602,21 @@ mod tests {
         assert_eq!(parse_signal("RTMIN+2").expect("rt"), 36);
         assert_eq!(parse_signal("SIGNOPE").expect_err("bad").message(), "Invalid signal: SIGNOPE");
         assert!(parse_signal("0").is_err());
+    }
+
+    #[test]
+    fn a_memory_limit_gets_dockerds_swap_default() {
+        let mut warnings = Vec::new();
+        let mut r = berth_api::container::Resources { memory: 64 << 20, ..Default::default() };
+        default_swap(&mut r, &mut warnings);
+        // Twice the memory where swap can be limited; otherwise no swap limit, said so.
+        match r.memory_swap {
+            -1 => assert_eq!(warnings.len(), 1, "{warnings:?}"),
+            swap => assert_eq!((swap, warnings.len()), (128 << 20, 0)),
+        }
+        let mut none = berth_api::container::Resources::default();
+        let mut quiet = Vec::new();
+        default_swap(&mut none, &mut quiet);
+        assert_eq!((none.memory_swap, quiet.len()), (0, 0), "no memory limit, no swap limit");
     }
 }

@@ -184,6 +184,7 @@ impl Manager {
             warnings.push("Published ports are discarded when using host network mode".to_owned());
         }
         super::devices::drop_unsupported_blkio(&mut hc.resources, &mut warnings);
+        config::default_swap(&mut hc.resources, &mut warnings);
 
         let id = names::generate_id();
         let name = self.reserve_name(&name, &id)?;

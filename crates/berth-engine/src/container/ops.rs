@@ -346,6 +346,42 @@ fn updated_host_config(
         super::config::validate_host_config(&probe)?;
     }
     let new = &body.resources;
+    // As dockerd: the request's limits are checked as a create's are, then against what the
+    // container has (`UpdateContainer`), whose conflicts are 409s naming the container.
+    super::config::validate_resources(new)?;
+    let conflict = |why: &str| cannot_update(id, Error::conflict(why));
+    let current = &hc.resources;
+    for (asked, set, why) in [
+        (
+            new.nano_cpus,
+            current.cpu_period,
+            "Nano CPUs cannot be updated as CPU Period has already been set",
+        ),
+        (
+            new.nano_cpus,
+            current.cpu_quota,
+            "Nano CPUs cannot be updated as CPU Quota has already been set",
+        ),
+        (
+            new.cpu_period,
+            current.nano_cpus,
+            "CPU Period cannot be updated as NanoCPUs has already been set",
+        ),
+        (
+            new.cpu_quota,
+            current.nano_cpus,
+            "CPU Quota cannot be updated as NanoCPUs has already been set",
+        ),
+    ] {
+        if asked > 0 && set > 0 {
+            return Err(conflict(&format!("Conflicting options: {why}")));
+        }
+    }
+    if new.memory != 0 && new.memory > current.memory_swap && new.memory_swap == 0 {
+        return Err(conflict(
+            "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time",
+        ));
+    }
     let r = &mut hc.resources;
     // dockerd's update takes every limit that is set (non-zero) in the body.
     let set_i64 = |mine: &mut i64, theirs: i64| {
@@ -374,7 +410,6 @@ fn updated_host_config(
     if new.pids_limit.is_some() {
         r.pids_limit = new.pids_limit;
     }
-    super::config::validate_resources(&hc.resources)?;
     if !body.restart_policy.name.is_empty() {
         if hc.auto_remove && body.restart_policy.name != "no" {
             return Err(cannot_update(
@@ -480,8 +515,32 @@ mod tests {
         );
         assert!(updated_host_config(&id, auto, &body(0, "no")).is_ok());
 
-        let updated = updated_host_config(&id, hc, &body(64 << 20, "on-failure")).expect("update");
+        // A memory limit over the container's swap limit needs a new swap limit with it.
+        let e = updated_host_config(&id, hc.clone(), &body(64 << 20, "")).expect_err("swap");
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        assert_eq!(
+            e.message(),
+            format!(
+                "Cannot update container {id}: Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time"
+            )
+        );
+        let mut with_swap = body(64 << 20, "on-failure");
+        with_swap.resources.memory_swap = 128 << 20;
+        let updated = updated_host_config(&id, hc, &with_swap).expect("update");
         assert_eq!(updated.resources.memory, 64 << 20);
+        // NanoCPUs and a CFS period or quota exclude each other across updates.
+        let mut nano = body(0, "");
+        nano.resources.nano_cpus = 500_000_000;
+        let with_nano = updated_host_config(&id, updated.clone(), &nano).expect("nano");
+        let mut quota = body(0, "");
+        quota.resources.cpu_quota = 50_000;
+        let e = updated_host_config(&id, with_nano, &quota).expect_err("quota");
+        assert!(
+            e.message().ends_with(
+                "Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set"
+            ),
+            "{e}"
+        );
         assert_eq!(updated.restart_policy.name, "on-failure");
         // An empty policy name keeps the container's, whatever the count.
         let mut keep = body(0, "");
@@ -530,8 +589,14 @@ mod tests {
             .await
             .expect_err("too little memory");
         assert_eq!(e.message(), "Minimum memory limit allowed is 6MB");
-        let answer =
-            ContainerBackend::update(&engine, "fresh", body(64 << 20, "")).await.expect("update");
+        // No limit yet, so no swap limit: a memory limit needs one with it (dockerd 28).
+        let e = ContainerBackend::update(&engine, "fresh", body(64 << 20, ""))
+            .await
+            .expect_err("memory over the swap limit");
+        assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+        let mut with_swap = body(64 << 20, "");
+        with_swap.resources.memory_swap = -1;
+        let answer = ContainerBackend::update(&engine, "fresh", with_swap).await.expect("update");
         assert_eq!(answer.warnings, None);
 
         let wait =
