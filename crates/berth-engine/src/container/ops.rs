@@ -150,14 +150,21 @@ impl Manager {
     pub(crate) async fn update(
         &self,
         name: &str,
-        body: ContainerUpdateBody,
+        mut body: ContainerUpdateBody,
     ) -> Result<ContainerUpdateResponse> {
         let c = self.get(name)?;
         let _op = c.op.lock().await;
+        // As dockerd's checks of the request: a block-IO weight the kernel cannot apply is
+        // dropped, with its warning.
+        let mut warnings = Vec::new();
+        super::devices::drop_unsupported_blkio(&mut body.resources, &mut warnings);
         let hc = updated_host_config(&c.id, c.with(|r| r.host_config.clone()), &body)?;
         if c.with(|r| r.state.is_running()) {
-            let resources =
+            let mut resources =
                 crate::runtime::spec::linux_resources(&super::spec::resources(&hc), false);
+            if hc.resources.blkio_weight > 0 {
+                resources["blockIO"] = serde_json::json!({ "weight": hc.resources.blkio_weight });
+            }
             self.runtime
                 .update_resources(&c.id, &resources)
                 .await
@@ -165,8 +172,8 @@ impl Manager {
         }
         c.update(|rec| rec.host_config = hc).map_err(|e| cannot_update(&c.id, e))?;
         self.event(&c, "update", &[]);
-        // dockerd's Warnings are those of its checks: none here, and null rather than [].
-        Ok(ContainerUpdateResponse { warnings: None })
+        // dockerd's Warnings are those of its checks, null rather than [] when there are none.
+        Ok(ContainerUpdateResponse { warnings: (!warnings.is_empty()).then_some(warnings) })
     }
 
     /// `GET /containers/{name}/top`.
@@ -598,6 +605,25 @@ mod tests {
         with_swap.resources.memory_swap = -1;
         let answer = ContainerBackend::update(&engine, "fresh", with_swap).await.expect("update");
         assert_eq!(answer.warnings, None);
+        // A block-IO weight is kept where the kernel can apply it; elsewhere (cgroup v1 without
+        // BFQ or CFQ) it is dropped with dockerd's warning.
+        let mut weight = body(0, "");
+        weight.resources.blkio_weight = 300;
+        let answer = ContainerBackend::update(&engine, "fresh", weight).await.expect("update");
+        let kept = ContainerBackend::inspect(&engine, "fresh", false)
+            .await
+            .expect("inspect")
+            .host_config
+            .expect("host config")
+            .resources
+            .blkio_weight;
+        match answer.warnings {
+            None => assert_eq!(kept, 300),
+            Some(w) => {
+                assert_eq!(kept, 0);
+                assert!(w[0].starts_with("Your kernel does not support Block I/O weight"), "{w:?}");
+            }
+        }
 
         let wait =
             ContainerBackend::wait(&engine, "fresh", WaitCondition::NextExit).await.expect("wait");
