@@ -4,12 +4,14 @@
 //! `--device-{read,write}-{bps,iops}` throttles. The devices' numbers are read from the host
 //! then, so a device that went away fails the start with dockerd's message.
 
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use berth_api::container::{DeviceMapping, HostConfig, Resources, ThrottleDevice};
 use berth_api::{Error, Result};
 use serde_json::{Value, json};
+
+use crate::runtime::spec::{Node, node};
 
 /// Adds `hc`'s devices, device rules and block-IO settings to `spec`.
 pub(crate) fn apply(spec: &mut Value, hc: &HostConfig) -> Result<()> {
@@ -29,15 +31,7 @@ pub(crate) fn apply(spec: &mut Value, hc: &HostConfig) -> Result<()> {
                 "minor": node.minor,
                 "access": permissions,
             }));
-            nodes.push(json!({
-                "path": node.path,
-                "type": node.kind,
-                "major": node.major,
-                "minor": node.minor,
-                "fileMode": node.mode,
-                "uid": node.uid,
-                "gid": node.gid,
-            }));
+            nodes.push(node.to_json());
         }
     }
     if !hc.privileged {
@@ -64,42 +58,6 @@ pub(crate) fn apply(spec: &mut Value, hc: &HostConfig) -> Result<()> {
         linux["resources"]["blockIO"] = block_io;
     }
     Ok(())
-}
-
-/// One device node to create in the container.
-struct Node {
-    path: String,
-    kind: &'static str,
-    major: u64,
-    minor: u64,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-}
-
-/// containerd's `DeviceFromPath` on `path` (not following a final link): `None` when it is not
-/// a device node.
-fn node(path: &Path) -> std::io::Result<Option<Node>> {
-    let meta = std::fs::symlink_metadata(path)?;
-    let file_type = meta.file_type();
-    let kind = if file_type.is_block_device() {
-        "b"
-    } else if file_type.is_char_device() {
-        "c"
-    } else if file_type.is_fifo() {
-        "p"
-    } else {
-        return Ok(None);
-    };
-    Ok(Some(Node {
-        path: path.display().to_string(),
-        kind,
-        major: nix::sys::stat::major(meta.rdev()),
-        minor: nix::sys::stat::minor(meta.rdev()),
-        mode: meta.mode() & 0o7777,
-        uid: meta.uid(),
-        gid: meta.gid(),
-    }))
 }
 
 /// dockerd's `DevicesFromPath`: the device at `PathOnHost` (a link to one is followed), or every

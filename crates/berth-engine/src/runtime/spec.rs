@@ -600,10 +600,61 @@ fn init_binary() -> Result<&'static str, Error> {
     })
 }
 
+/// A device node for `linux.devices`.
+pub(crate) struct Node {
+    pub(crate) path: String,
+    pub(crate) kind: &'static str,
+    pub(crate) major: u64,
+    pub(crate) minor: u64,
+    pub(crate) mode: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+}
+
+impl Node {
+    /// The node as the OCI spec lists it.
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "path": self.path,
+            "type": self.kind,
+            "major": self.major,
+            "minor": self.minor,
+            "fileMode": self.mode,
+            "uid": self.uid,
+            "gid": self.gid,
+        })
+    }
+}
+
+/// containerd's `DeviceFromPath` on `path` (not following a final link): `None` when it is not
+/// a block or character device or a FIFO.
+pub(crate) fn node(path: &Path) -> std::io::Result<Option<Node>> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = std::fs::symlink_metadata(path)?;
+    let file_type = meta.file_type();
+    let kind = if file_type.is_block_device() {
+        "b"
+    } else if file_type.is_char_device() {
+        "c"
+    } else if file_type.is_fifo() {
+        "p"
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(Node {
+        path: path.display().to_string(),
+        kind,
+        major: nix::sys::stat::major(meta.rdev()),
+        minor: nix::sys::stat::minor(meta.rdev()),
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+    }))
+}
+
 /// Every character and block device under the host's `/dev`, for privileged containers
 /// (containerd's `HostDevices`, which dockerd uses).
 fn host_devices() -> Vec<Value> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     const SKIP: [&str; 7] = ["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
     let mut out = Vec::new();
     let mut dirs = vec![PathBuf::from("/dev")];
@@ -611,34 +662,19 @@ fn host_devices() -> Vec<Value> {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-            let file_type = meta.file_type();
-            if file_type.is_dir() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 if dir.as_os_str() != "/dev" || !SKIP.iter().any(|s| entry.file_name() == *s) {
                     dirs.push(path);
                 }
                 continue;
             }
-            let kind = if file_type.is_char_device() {
-                "c"
-            } else if file_type.is_block_device() {
-                "b"
-            } else {
-                continue;
-            };
             if path.as_os_str() == "/dev/console" {
                 continue;
             }
-            let rdev = meta.rdev();
-            out.push(json!({
-                "path": path,
-                "type": kind,
-                "major": nix::sys::stat::major(rdev),
-                "minor": nix::sys::stat::minor(rdev),
-                "fileMode": meta.mode() & 0o7777,
-                "uid": meta.uid(),
-                "gid": meta.gid(),
-            }));
+            match node(&path) {
+                Ok(Some(device)) if device.kind != "p" => out.push(device.to_json()),
+                _ => {}
+            }
         }
     }
     out.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
