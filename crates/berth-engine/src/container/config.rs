@@ -176,14 +176,7 @@ fn validate_restart_policy(hc: &HostConfig) -> Result<(), Error> {
 /// without a swap limit (-1) and dockerd's warning; otherwise a memory limit without a swap
 /// limit gets memory+swap at twice the memory (`adaptContainerSettings`).
 pub(crate) fn default_swap(r: &mut berth_api::container::Resources, warnings: &mut Vec<String>) {
-    let root = std::path::Path::new("/sys/fs/cgroup");
-    let swap_limit = if root.join("cgroup.controllers").exists() {
-        std::fs::read_to_string(root.join("cgroup.controllers"))
-            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"))
-    } else {
-        root.join("memory/memory.memsw.limit_in_bytes").exists()
-    };
-    if r.memory > 0 && r.memory_swap != -1 && !swap_limit {
+    if r.memory > 0 && r.memory_swap != -1 && !super::devices::cgroup_support().swap_limit {
         warnings.push(
             "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."
                 .to_owned(),

@@ -183,10 +183,11 @@ fn block_io(r: &Resources) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
-/// What the kernel's block-IO controller offers (dockerd's sysinfo): cgroup v2's `io`
-/// controller has everything; on v1, each file must exist.
+/// What the kernel's cgroups can limit, read once (dockerd's sysinfo): cgroup v2's `io` and
+/// `memory` controllers offer everything; on v1, each file must exist.
 #[derive(Debug, Clone, Copy)]
-struct BlkioSupport {
+pub(crate) struct CgroupSupport {
+    pub(crate) swap_limit: bool,
     weight: bool,
     weight_device: bool,
     read_bps: bool,
@@ -195,36 +196,40 @@ struct BlkioSupport {
     write_iops: bool,
 }
 
-fn blkio_support() -> BlkioSupport {
-    let root = Path::new("/sys/fs/cgroup");
-    if root.join("cgroup.controllers").exists() {
-        let controllers =
-            std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
-        let io = controllers.split_whitespace().any(|c| c == "io");
-        return BlkioSupport {
-            weight: io,
-            weight_device: io,
-            read_bps: io,
-            write_bps: io,
-            read_iops: io,
-            write_iops: io,
-        };
-    }
-    let has = |files: &[&str]| files.iter().any(|f| root.join("blkio").join(f).exists());
-    BlkioSupport {
-        weight: has(&["blkio.weight", "blkio.bfq.weight"]),
-        weight_device: has(&["blkio.weight_device", "blkio.bfq.weight_device"]),
-        read_bps: has(&["blkio.throttle.read_bps_device"]),
-        write_bps: has(&["blkio.throttle.write_bps_device"]),
-        read_iops: has(&["blkio.throttle.read_iops_device"]),
-        write_iops: has(&["blkio.throttle.write_iops_device"]),
-    }
+pub(crate) fn cgroup_support() -> CgroupSupport {
+    static SUPPORT: std::sync::OnceLock<CgroupSupport> = std::sync::OnceLock::new();
+    *SUPPORT.get_or_init(|| {
+        let root = Path::new("/sys/fs/cgroup");
+        if let Ok(controllers) = std::fs::read_to_string(root.join("cgroup.controllers")) {
+            let has = |name: &str| controllers.split_whitespace().any(|c| c == name);
+            let io = has("io");
+            return CgroupSupport {
+                swap_limit: has("memory"),
+                weight: io,
+                weight_device: io,
+                read_bps: io,
+                write_bps: io,
+                read_iops: io,
+                write_iops: io,
+            };
+        }
+        let has = |files: &[&str]| files.iter().any(|f| root.join(f).exists());
+        CgroupSupport {
+            swap_limit: has(&["memory/memory.memsw.limit_in_bytes"]),
+            weight: has(&["blkio/blkio.weight", "blkio/blkio.bfq.weight"]),
+            weight_device: has(&["blkio/blkio.weight_device", "blkio/blkio.bfq.weight_device"]),
+            read_bps: has(&["blkio/blkio.throttle.read_bps_device"]),
+            write_bps: has(&["blkio/blkio.throttle.write_bps_device"]),
+            read_iops: has(&["blkio/blkio.throttle.read_iops_device"]),
+            write_iops: has(&["blkio/blkio.throttle.write_iops_device"]),
+        }
+    })
 }
 
 /// At create, as dockerd: block-IO settings the kernel cannot apply are dropped from `r`, each
 /// with its warning.
 pub(crate) fn drop_unsupported_blkio(r: &mut Resources, warnings: &mut Vec<String>) {
-    let support = blkio_support();
+    let support = cgroup_support();
     if r.blkio_weight > 0 && !support.weight {
         warnings.push(
             "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
