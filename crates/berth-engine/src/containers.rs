@@ -51,8 +51,10 @@ impl ContainerBackend for Engine {
     async fn list(&self, options: ContainerListOptions) -> Result<Vec<ContainerSummary>> {
         let m = self.manager()?;
         views::check_filters(&options.filters)?;
-        let mut all: Vec<_> = m.registry.all();
-        all.sort_by_key(|c| std::cmp::Reverse(c.with(|r| parse_time(&r.created))));
+        // Newest first; each creation time is parsed once, for the sort and the filters.
+        let mut all: Vec<_> =
+            m.registry.all().into_iter().map(|c| (c.with(|r| parse_time(&r.created)), c)).collect();
+        all.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
         let bound = |key: &str| -> Result<Option<time::OffsetDateTime>> {
             match options.filters.get(key).next() {
                 Some(name) => Ok(m.get(name)?.with(|r| parse_time(&r.created))),
@@ -74,9 +76,8 @@ impl ContainerBackend for Engine {
         };
         let all_flag = options.all || options.limit > 0 || before.is_some() || since.is_some();
         let mut out = Vec::new();
-        for c in all {
+        for (created, c) in all {
             let keep = c.with(|r| {
-                let created = parse_time(&r.created);
                 let shown = all_flag
                     || matches!(
                         r.state.status,

@@ -38,7 +38,7 @@ pub(crate) async fn list(
 ) -> Result<Response, ApiError> {
     let options = params::list_options(&form)?;
     let containers = b.containers.list(options).await?;
-    let body: Vec<_> = containers.iter().map(|c| c.for_api(version)).collect();
+    let body: Vec<_> = containers.into_iter().map(|c| c.for_api(version)).collect();
     Ok(JsonResponse(body).into_response())
 }
 

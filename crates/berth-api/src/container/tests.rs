@@ -75,10 +75,10 @@ fn summary_and_inspect_follow_the_version_rules() {
         ..ContainerSummary::default()
     };
     let v = |minor| ApiVersion::new(1, minor);
-    assert!(summary.for_api(v(46)).host_config.annotations.is_some());
-    assert!(summary.for_api(v(45)).host_config.annotations.is_none());
-    assert!(summary.for_api(v(48)).image_manifest_descriptor.is_some());
-    assert!(summary.for_api(v(47)).image_manifest_descriptor.is_none());
+    assert!(summary.clone().for_api(v(46)).host_config.annotations.is_some());
+    assert!(summary.clone().for_api(v(45)).host_config.annotations.is_none());
+    assert!(summary.clone().for_api(v(48)).image_manifest_descriptor.is_some());
+    assert!(summary.clone().for_api(v(47)).image_manifest_descriptor.is_none());
 
     let mut networks = BTreeMap::new();
     networks.insert(
@@ -101,10 +101,10 @@ fn summary_and_inspect_follow_the_version_rules() {
             .and_then(|n| n.networks.as_ref())
             .and_then(|n| n.get(net).and_then(|e| e.aliases.clone()))
     };
-    let old = inspect.for_api(v(44));
+    let old = inspect.clone().for_api(v(44));
     assert_eq!(aliases(&old, "mynet"), Some(vec!["web".to_owned(), "0123456789ab".to_owned()]));
     assert_eq!(aliases(&old, "bridge"), None);
-    assert_eq!(aliases(&inspect.for_api(v(45)), "mynet"), Some(vec!["web".to_owned()]));
+    assert_eq!(aliases(&inspect.clone().for_api(v(45)), "mynet"), Some(vec!["web".to_owned()]));
 }
 
 #[test]

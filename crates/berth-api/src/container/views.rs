@@ -127,8 +127,8 @@ fn is_zero(v: &i64) -> bool {
 impl ContainerSummary {
     /// The entry a client of API `version` gets (dockerd 28's `getContainersJSON` rules): no
     /// `HostConfig.Annotations` below 1.46, no `ImageManifestDescriptor` below 1.48.
-    pub fn for_api(&self, version: ApiVersion) -> Self {
-        let mut out = self.clone();
+    pub fn for_api(self, version: ApiVersion) -> Self {
+        let mut out = self;
         if version < ApiVersion::new(1, 46) {
             out.host_config.annotations = None;
         }
@@ -336,8 +336,8 @@ impl ContainerInspect {
     /// below 1.45 every user-defined network's `Aliases` also holds the short ID and the
     /// hostname (deduplicated, in that order after the user's); below 1.48 no
     /// `ImageManifestDescriptor`.
-    pub fn for_api(&self, version: ApiVersion) -> Self {
-        let mut out = self.clone();
+    pub fn for_api(self, version: ApiVersion) -> Self {
+        let mut out = self;
         if version < ApiVersion::new(1, 45) {
             let short_id: String = out.id.chars().take(12).collect();
             let hostname = out.config.as_ref().map(|c| c.hostname.clone()).unwrap_or_default();
