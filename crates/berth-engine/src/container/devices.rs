@@ -2,12 +2,13 @@
 //! start: `--device` (a device node, or a directory of them, with its cgroup permissions),
 //! `--device-cgroup-rule`, and `--blkio-weight`, `--blkio-weight-device` and the
 //! `--device-{read,write}-{bps,iops}` throttles. The devices' numbers are read from the host
-//! then, so a device that went away fails the start with dockerd's message.
+//! then, so a device that went away fails the start with dockerd's message. Device requests
+//! (`--gpus`) have no driver here and fail the start, as on a dockerd host without one.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use berth_api::container::{DeviceMapping, HostConfig, Resources, ThrottleDevice};
+use berth_api::container::{DeviceMapping, DeviceRequest, HostConfig, Resources, ThrottleDevice};
 use berth_api::{Error, Result};
 use serde_json::{Value, json};
 
@@ -57,7 +58,29 @@ pub(crate) fn apply(spec: &mut Value, hc: &HostConfig) -> Result<()> {
     if !block_io.as_object().is_some_and(serde_json::Map::is_empty) {
         linux["resources"]["blockIO"] = block_io;
     }
+    if let Some(request) = hc.resources.device_requests.iter().flatten().next() {
+        return Err(no_device_driver(request));
+    }
     Ok(())
+}
+
+/// A device request (`--gpus`, `docker run --device nvidia.com/gpu=all`) no driver can serve.
+/// dockerd serves one through its NVIDIA driver (present only where NVIDIA's container hook is
+/// installed) or its CDI driver; Berth has neither, so every request fails the start with
+/// dockerd's words for a request its drivers cannot match (a 400, moby `daemon/devices.go`).
+fn no_device_driver(request: &DeviceRequest) -> Error {
+    // Go's `%v` of a `[][]string`: `[[gpu] [compute utility]]`.
+    let caps = request
+        .capabilities
+        .iter()
+        .flatten()
+        .map(|all| format!("[{}]", all.join(" ")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Error::invalid(format!(
+        "could not select device driver {:?} with capabilities: [{caps}]",
+        request.driver
+    ))
 }
 
 /// dockerd's `DevicesFromPath`: the device at `PathOnHost` (a link to one is followed), or every
@@ -275,6 +298,38 @@ pub(crate) fn drop_unsupported_blkio(r: &mut Resources, warnings: &mut Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_request_fails_the_start_with_dockerds_words() {
+        let mut hc = HostConfig::default();
+        let mut spec = json!({"linux": {"resources": {"devices": []}}});
+        apply(&mut spec, &hc).expect("no request, no error");
+        // What `docker run --gpus all` sends.
+        hc.resources.device_requests = Some(vec![DeviceRequest {
+            count: -1,
+            capabilities: Some(vec![vec!["gpu".to_owned()]]),
+            ..DeviceRequest::default()
+        }]);
+        let err = apply(&mut spec, &hc).expect_err("no driver");
+        assert_eq!(err.status(), 400);
+        assert_eq!(
+            err.message(),
+            r#"could not select device driver "" with capabilities: [[gpu]]"#
+        );
+        hc.resources.device_requests = Some(vec![DeviceRequest {
+            driver: "nvidia".to_owned(),
+            capabilities: Some(vec![
+                vec!["gpu".to_owned(), "compute".to_owned()],
+                vec!["utility".to_owned()],
+            ]),
+            ..DeviceRequest::default()
+        }]);
+        let err = apply(&mut spec, &hc).expect_err("no driver");
+        assert_eq!(
+            err.message(),
+            r#"could not select device driver "nvidia" with capabilities: [[gpu compute] [utility]]"#
+        );
+    }
 
     fn host_config(devices: Vec<DeviceMapping>, rules: Vec<&str>) -> HostConfig {
         let mut hc = HostConfig::default();
