@@ -404,6 +404,7 @@ impl SystemBackend for HostSystem {
             live_restore_enabled: config.live_restore,
             // `--init` runs Debian's tini as /sbin/docker-init, which dockerd calls docker-init.
             init_binary: if available { "docker-init".to_owned() } else { String::new() },
+            security_options: berth_engine::security_options(),
             ..Info::default()
         })
     }

@@ -51,6 +51,18 @@ pub use containerd::supervisor::{Supervisor, SupervisorConfig};
 pub use containerd::{Containerd, NAMESPACE};
 pub use engine::{Engine, EngineConfig};
 
+/// The security options `/info` lists for containers of this host (dockerd's
+/// `SecurityOptions`): the built-in seccomp profile where the kernel has seccomp, as every
+/// container not privileged or unconfined runs under it. Berth has no AppArmor, SELinux,
+/// user-namespace remapping, rootless mode or cgroup namespaces to list.
+pub fn security_options() -> Vec<String> {
+    if container::seccomp::kernel_filters() {
+        vec!["name=seccomp,profile=builtin".to_owned()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// Go's name for the architecture Berth runs on (what image configs and `/version` say).
 pub fn go_arch() -> &'static str {
     match std::env::consts::ARCH {

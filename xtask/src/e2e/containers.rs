@@ -39,6 +39,10 @@ pub(super) fn run_all(docker: &Docker<'_>, layout: &Layout, report: &mut Report)
         restart_policy(docker),
     );
     report.record("containers: bridge, none and host networking", networking(docker));
+    report.record(
+        "containers: seccomp: the default filter, unconfined, a custom profile file",
+        seccomp(docker, layout),
+    );
     report.record("containers: bad input is refused and leaves nothing", bad_input(docker));
 }
 
@@ -341,6 +345,68 @@ fn networking(docker: &Docker<'_>) -> Result<()> {
     let host = nix::unistd::gethostname()?.to_string_lossy().into_owned();
     let out = ok(docker, &["run", "--rm", "--network", "host", "busybox", "hostname"])?;
     ensure!(out.trim() == host, "host network: hostname {out:?}, host {host:?}");
+    Ok(())
+}
+
+fn seccomp(docker: &Docker<'_>, layout: &Layout) -> Result<()> {
+    // The kernel's word on the filter of the process: 2 filtered, 0 not.
+    let mode = |security: &[&str]| -> Result<String> {
+        let mut args = vec!["run", "--rm"];
+        for opt in security {
+            args.extend(["--security-opt", opt]);
+        }
+        args.extend(["busybox", "grep", "^Seccomp:", "/proc/self/status"]);
+        Ok(ok(docker, &args)?.trim().to_owned())
+    };
+    ensure!(mode(&[])? == "Seccomp:\t2", "the default profile");
+    ensure!(mode(&["seccomp=builtin"])? == "Seccomp:\t2", "seccomp=builtin");
+    ensure!(mode(&["seccomp=unconfined"])? == "Seccomp:\t0", "seccomp=unconfined");
+
+    // The CLI reads the file and sends its JSON; the daemon applies it.
+    let dir = layout.root.join("seccomp");
+    std::fs::create_dir_all(&dir)?;
+    let deny = dir.join("deny-mkdir.json");
+    std::fs::write(
+        &deny,
+        r#"{
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]
+}
+"#,
+    )?;
+    let profile = format!("seccomp={}", deny.display());
+    let out = ok(docker, &["run", "--rm", "busybox", "mkdir", "/made"])?;
+    ensure!(out.is_empty(), "mkdir under the default profile: {out:?}");
+    let out =
+        cli(docker, &["run", "--rm", "--security-opt", &profile, "busybox", "mkdir", "/made"])?;
+    ensure!(
+        !out.success() && out.stderr.contains("Operation not permitted"),
+        "mkdir under a profile that denies it\n{}",
+        out.describe()
+    );
+
+    // A profile dockerd refuses is refused at create, and leaves nothing.
+    let before = ok(docker, &["ps", "-aq"])?;
+    let bad = dir.join("name-and-names.json");
+    std::fs::write(
+        &bad,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"name": "mkdir", "names": ["mkdirat"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )?;
+    let bad = format!("seccomp={}", bad.display());
+    let out = cli(docker, &["create", "--security-opt", &bad, "busybox"])?;
+    ensure!(
+        !out.success() && out.stderr.contains("use either 'name' or 'names'"),
+        "a profile with both name and names\n{}",
+        out.describe()
+    );
+    let out = cli(docker, &["create", "--security-opt", "seccmp=unconfined", "busybox"])?;
+    ensure!(
+        !out.success() && out.stderr.contains("invalid --security-opt 2"),
+        "an unknown security option\n{}",
+        out.describe()
+    );
+    ensure!(ok(docker, &["ps", "-aq"])? == before, "refused creates left containers");
     Ok(())
 }
 

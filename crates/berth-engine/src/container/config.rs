@@ -3,7 +3,7 @@
 //!
 //! Facts from moby `daemon/create.go` (merge), `daemon/container.go`
 //! (`verifyContainerSettings`), `daemon/daemon_unix.go` (`verifyPlatformContainerResources`,
-//! `adaptContainerSettings`) and `runconfig/hostconfig_unix.go`.
+//! `adaptContainerSettings`, `parseSecurityOpt`) and `runconfig/hostconfig_unix.go`.
 
 use std::collections::BTreeMap;
 
@@ -138,7 +138,67 @@ pub(crate) fn validate_host_config(hc: &HostConfig) -> Result<(), Error> {
         )));
     }
     crate::network::validate_extra_hosts(hc.extra_hosts.as_deref().unwrap_or_default())?;
+    let security = security_options(hc.security_opt.as_deref().unwrap_or_default())?;
+    super::seccomp::Seccomp::parse(security.seccomp.as_deref())?;
     Ok(())
+}
+
+/// What `HostConfig.SecurityOpt` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SecurityOptions {
+    /// `no-new-privileges[=<bool>]`.
+    pub(crate) no_new_privileges: bool,
+    /// `writable-cgroups[=<bool>]`; unset, the cgroup mount is writable only when privileged.
+    pub(crate) writable_cgroups: Option<bool>,
+    /// Berth's `systempaths=unconfined` (the docker CLI turns it into empty path lists).
+    pub(crate) systempaths_unconfined: bool,
+    /// The `seccomp=` value: `builtin`, `unconfined` or a JSON profile; the last one counts.
+    pub(crate) seccomp: Option<String>,
+}
+
+/// Reads security options as dockerd's `parseSecurityOpt` does: `key=value` (or the deprecated
+/// `key:value`), a few bare words, and its two refusals. `label=` (SELinux) and `apparmor=` are
+/// accepted and have no effect, as on a dockerd host without SELinux or AppArmor.
+pub(crate) fn security_options(options: &[String]) -> Result<SecurityOptions, Error> {
+    let mut out = SecurityOptions::default();
+    for option in options {
+        match option.as_str() {
+            "no-new-privileges" => {
+                out.no_new_privileges = true;
+                continue;
+            }
+            "writable-cgroups" => {
+                out.writable_cgroups = Some(true);
+                continue;
+            }
+            // `label=disable`'s short form.
+            "disable" => continue,
+            _ => {}
+        }
+        let (key, value) = option
+            .split_once('=')
+            .or_else(|| option.split_once(':'))
+            .ok_or_else(|| Error::invalid(format!("invalid --security-opt 1: {option:?}")))?;
+        let invalid = || Error::invalid(format!("invalid --security-opt 2: {option:?}"));
+        match key {
+            "label" | "apparmor" => {}
+            "seccomp" => out.seccomp = Some(value.to_owned()),
+            "no-new-privileges" => out.no_new_privileges = go_bool(value).ok_or_else(invalid)?,
+            "writable-cgroups" => out.writable_cgroups = Some(go_bool(value).ok_or_else(invalid)?),
+            "systempaths" if value == "unconfined" => out.systempaths_unconfined = true,
+            _ => return Err(invalid()),
+        }
+    }
+    Ok(out)
+}
+
+/// A boolean as Go's `strconv.ParseBool` reads it.
+fn go_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 fn validate_restart_policy(hc: &HostConfig) -> Result<(), Error> {
@@ -323,8 +383,10 @@ pub(crate) fn fill_defaults(hc: &mut HostConfig) {
     // dockerd stores its default lists at create (`createContainerOSSpecificSettings`), so
     // inspect shows what the container gets; a privileged container gets none and keeps null.
     if !hc.privileged {
-        // Berth's own `systempaths=unconfined` (the docker CLI sends empty lists instead).
-        let unconfined = hc.security_opt.iter().flatten().any(|o| o == "systempaths=unconfined");
+        // Berth's own `systempaths=unconfined` (the docker CLI sends empty lists instead);
+        // options that do not parse are refused by `validate_host_config`.
+        let unconfined = security_options(hc.security_opt.as_deref().unwrap_or_default())
+            .is_ok_and(|s| s.systempaths_unconfined);
         if hc.masked_paths.is_none() {
             hc.masked_paths = Some(if unconfined {
                 Vec::new()
@@ -585,6 +647,71 @@ mod tests {
             validate_host_config(&hc).expect_err("host").message(),
             "invalid IP address in add-host: \"notanip\""
         );
+    }
+
+    #[test]
+    fn security_options_read_as_dockerd_reads_them() {
+        let parse = |opts: &[&str]| {
+            security_options(&opts.iter().map(|o| (*o).to_owned()).collect::<Vec<_>>())
+        };
+        let all = parse(&[
+            "no-new-privileges",
+            "label=disable",
+            "disable",
+            "label:type:svirt_t",
+            "apparmor=unconfined",
+            "writable-cgroups=false",
+            "systempaths=unconfined",
+            "seccomp=unconfined",
+            "seccomp:{\"defaultAction\":\"SCMP_ACT_ALLOW\"}",
+        ])
+        .expect("valid");
+        assert_eq!(
+            all,
+            SecurityOptions {
+                no_new_privileges: true,
+                writable_cgroups: Some(false),
+                systempaths_unconfined: true,
+                // The last one counts; `key:value` is the deprecated spelling.
+                seccomp: Some("{\"defaultAction\":\"SCMP_ACT_ALLOW\"}".into()),
+            }
+        );
+        assert_eq!(parse(&[]).expect("none"), SecurityOptions::default());
+        for (opt, nnp) in [("no-new-privileges=false", false), ("no-new-privileges:1", true)] {
+            assert_eq!(parse(&[opt]).expect(opt).no_new_privileges, nnp, "{opt}");
+        }
+        assert_eq!(parse(&["writable-cgroups"]).expect("bare").writable_cgroups, Some(true));
+        for (opt, want) in [
+            ("unconfined", "invalid --security-opt 1: \"unconfined\""),
+            ("", "invalid --security-opt 1: \"\""),
+            ("seccmp=unconfined", "invalid --security-opt 2: \"seccmp=unconfined\""),
+            ("no-new-privileges=yes", "invalid --security-opt 2: \"no-new-privileges=yes\""),
+            ("writable-cgroups=on", "invalid --security-opt 2: \"writable-cgroups=on\""),
+            ("systempaths=confined", "invalid --security-opt 2: \"systempaths=confined\""),
+        ] {
+            let err = parse(&[opt]).expect_err(opt);
+            assert_eq!((err.kind(), err.message()), (berth_api::ErrorKind::InvalidParameter, want));
+        }
+    }
+
+    #[test]
+    fn a_bad_seccomp_profile_fails_the_create() {
+        let hc = |opt: &str| HostConfig {
+            security_opt: Some(vec![opt.to_owned()]),
+            ..HostConfig::default()
+        };
+        for good in ["seccomp=builtin", "seccomp=unconfined", "seccomp={}"] {
+            assert!(validate_host_config(&hc(good)).is_ok(), "{good}");
+        }
+        let err = validate_host_config(&hc("seccomp={\"defaultAction\": SCMP_ACT_ALLOW}"))
+            .expect_err("not JSON");
+        assert_eq!(err.kind(), berth_api::ErrorKind::InvalidParameter);
+        assert_eq!(
+            err.message(),
+            "Decoding seccomp profile failed: expected value at line 1 column 19"
+        );
+        let err = validate_host_config(&hc("bogus=1")).expect_err("unknown key");
+        assert_eq!(err.message(), "invalid --security-opt 2: \"bogus=1\"");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub(crate) mod names;
 pub(crate) mod network;
 pub(crate) mod ops;
 pub(crate) mod record;
+pub(crate) mod seccomp;
 pub(crate) mod spec;
 #[cfg(test)]
 pub(crate) mod tests;

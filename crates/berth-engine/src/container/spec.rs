@@ -1,6 +1,7 @@
 //! The OCI spec of a container run: its record and network turned into
 //! [`crate::runtime::spec::SpecInput`], with the user resolved from the container's own
-//! `/etc/passwd` and `/etc/group` and its working directory created, as dockerd does at start.
+//! `/etc/passwd` and `/etc/group` and its working directory created, as dockerd does at start,
+//! and its seccomp filter.
 
 use std::path::PathBuf;
 
@@ -27,6 +28,9 @@ pub(crate) async fn build(
 ) -> Result<Value> {
     let cfg = &record.config;
     let hc = &record.host_config;
+    // Checked at create; read again because the record is what the run follows.
+    let security = super::config::security_options(hc.security_opt.as_deref().unwrap_or_default())?;
+    let seccomp = super::seccomp::Seccomp::parse(security.seccomp.as_deref())?;
     let mounts = manager.runtime.rootfs_mounts(&c.id).await?;
     let scratch = manager.paths.exec_root.join("mnt");
     std::fs::create_dir_all(&scratch).map_err(|e| {
@@ -69,11 +73,6 @@ pub(crate) async fn build(
             }
         }
     }
-    let security = hc.security_opt.clone().unwrap_or_default();
-    let no_new_privileges = security.iter().any(|o| {
-        o == "no-new-privileges" || o == "no-new-privileges:true" || o == "no-new-privileges=true"
-    });
-    let systempaths_unconfined = security.iter().any(|o| o == "systempaths=unconfined");
     let input = SpecInput {
         id: c.id.clone(),
         args: std::iter::once(record.path.clone()).chain(record.args.iter().cloned()).collect(),
@@ -92,13 +91,14 @@ pub(crate) async fn build(
         resources: resources(hc),
         oom_score_adj: i32::try_from(hc.oom_score_adj).unwrap_or_default(),
         sysctls: hc.sysctls.clone().unwrap_or_default(),
-        no_new_privileges,
-        masked_paths: if systempaths_unconfined {
+        no_new_privileges: security.no_new_privileges,
+        writable_cgroups: security.writable_cgroups,
+        masked_paths: if security.systempaths_unconfined {
             Some(Vec::new())
         } else {
             hc.masked_paths.clone()
         },
-        readonly_paths: if systempaths_unconfined {
+        readonly_paths: if security.systempaths_unconfined {
             Some(Vec::new())
         } else {
             hc.readonly_paths.clone()
@@ -115,6 +115,8 @@ pub(crate) async fn build(
     let mut spec = spec::build(&input)?;
     apply_ulimits(&mut spec, hc);
     super::devices::apply(&mut spec, hc)?;
+    // After the capabilities are final: the profile's conditions read the bounding set.
+    super::seccomp::apply(&mut spec, &seccomp, hc.privileged)?;
     Ok(spec)
 }
 

@@ -223,6 +223,9 @@ pub(crate) struct SpecInput {
     pub(crate) sysctls: BTreeMap<String, String>,
     /// `process.noNewPrivileges`.
     pub(crate) no_new_privileges: bool,
+    /// `--security-opt writable-cgroups[=<bool>]`: the cgroup mount without `ro`; unset, it is
+    /// writable only when privileged.
+    pub(crate) writable_cgroups: Option<bool>,
     /// Replaces the masked paths (`--security-opt systempaths=unconfined` gives `Some([])`).
     pub(crate) masked_paths: Option<Vec<String>>,
     /// Replaces the read-only paths.
@@ -396,12 +399,6 @@ pub(crate) fn default_masked_paths() -> Vec<String> {
 
 fn default_mounts(input: &SpecInput) -> Vec<Value> {
     let shm = format!("size={}", input.shm_size.unwrap_or(DEFAULT_SHM_SIZE));
-    let sys_ro = if input.privileged { None } else { Some("ro") };
-    let mut sys = vec!["nosuid", "noexec", "nodev"];
-    sys.extend(sys_ro);
-    let mut cgroup = Vec::new();
-    cgroup.extend(sys_ro);
-    cgroup.extend(["nosuid", "noexec", "nodev"]);
     let defaults = [
         ("/proc", "proc", "proc", vec!["nosuid", "noexec", "nodev"]),
         ("/dev", "tmpfs", "tmpfs", vec!["nosuid", "strictatime", "mode=755", "size=65536k"]),
@@ -411,13 +408,14 @@ fn default_mounts(input: &SpecInput) -> Vec<Value> {
             "devpts",
             vec!["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
         ),
-        ("/sys", "sysfs", "sysfs", sys),
-        ("/sys/fs/cgroup", "cgroup", "cgroup", cgroup),
+        ("/sys", "sysfs", "sysfs", vec!["nosuid", "noexec", "nodev", "ro"]),
+        ("/sys/fs/cgroup", "cgroup", "cgroup", vec!["ro", "nosuid", "noexec", "nodev"]),
         ("/dev/mqueue", "mqueue", "mqueue", vec!["nosuid", "noexec", "nodev"]),
         ("/dev/shm", "tmpfs", "shm", vec!["nosuid", "noexec", "nodev", "mode=1777", &shm]),
     ];
     let user_dests: Vec<&str> = input.mounts.iter().map(MountSpec::destination).collect();
     let user_dev = user_dests.contains(&"/dev");
+    let cgroups_writable = input.writable_cgroups.unwrap_or(input.privileged);
     defaults
         .into_iter()
         .filter(|(dest, ..)| !user_dests.contains(dest))
@@ -428,6 +426,11 @@ fn default_mounts(input: &SpecInput) -> Vec<Value> {
             let writable = ["/proc", "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev"].contains(&dest);
             if input.readonly_rootfs && !writable && !options.contains(&"ro") {
                 options.push("ro");
+            }
+            // Then, as dockerd, what is writable whatever the rootfs: `/sys` of a privileged
+            // container, and the cgroup mount where asked for (by default when privileged).
+            if (dest == "/sys" && input.privileged) || (kind == "cgroup" && cgroups_writable) {
+                options.retain(|o| *o != "ro");
             }
             json!({ "destination": dest, "type": kind, "source": source, "options": options })
         })
@@ -794,6 +797,31 @@ mod tests {
         assert!(devices.iter().any(|d| d["path"] == "/dev/null"), "host devices listed");
         assert!(!strings(&mount(&spec, "/sys").expect("sys")["options"]).contains(&"ro"));
         assert!(!strings(&mount(&spec, "/sys/fs/cgroup").expect("cg")["options"]).contains(&"ro"));
+    }
+
+    #[test]
+    fn writable_cgroups_and_privileged_mounts_follow_dockerd() {
+        let options = |i: SpecInput, dest: &str| -> Vec<String> {
+            let spec = build(&i).expect("spec");
+            strings(&mount(&spec, dest).expect("mount")["options"])
+                .into_iter()
+                .map(str::to_owned)
+                .collect()
+        };
+        let ro = |o: &Vec<String>| o.iter().any(|o| o == "ro");
+        let asked = SpecInput { writable_cgroups: Some(true), ..input() };
+        assert!(!ro(&options(asked.clone(), "/sys/fs/cgroup")), "writable-cgroups");
+        assert!(ro(&options(asked, "/sys")), "/sys stays read-only");
+        let refused = SpecInput { privileged: true, writable_cgroups: Some(false), ..input() };
+        assert_eq!(options(refused, "/sys/fs/cgroup"), ["ro", "nosuid", "noexec", "nodev"]);
+        // A read-only rootfs does not make a privileged container's /sys or cgroups read-only.
+        let both = SpecInput { privileged: true, readonly_rootfs: true, ..input() };
+        assert!(!ro(&options(both.clone(), "/sys")) && !ro(&options(both, "/sys/fs/cgroup")));
+        let readonly = SpecInput { readonly_rootfs: true, writable_cgroups: Some(true), ..input() };
+        assert!(
+            !ro(&options(readonly, "/sys/fs/cgroup")),
+            "writable-cgroups wins over --read-only"
+        );
     }
 
     #[test]
