@@ -29,26 +29,11 @@ pub use views::*;
 
 pub use crate::image::{Descriptor, Empty, HealthConfig};
 
-/// Decodes a request body value as Go's `encoding/json` would into a struct: `null` members
-/// (at any depth, inside objects) leave the field at its zero value, so they are removed before
-/// deserializing; unknown members are ignored by the types themselves.
+/// Decodes a request body value as Go's `encoding/json` would into a struct: keys match field
+/// names exactly or, failing that, in any case; `null` members (at any depth, inside objects)
+/// leave the field at its zero value; unknown members are ignored ([`crate::go_json`]).
 pub fn decode_body<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Error> {
-    serde_json::from_value(strip_nulls(value)).map_err(|err| Error::invalid(format!("{err}")))
-}
-
-fn strip_nulls(value: serde_json::Value) -> serde_json::Value {
-    match value {
-        serde_json::Value::Object(map) => serde_json::Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect(),
-        ),
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(strip_nulls).collect())
-        }
-        other => other,
-    }
+    crate::go_json::from_value(value).map_err(|err| Error::invalid(format!("{err}")))
 }
 
 /// Go's `strslice.StrSlice`: accepts `null`, a string (one element) or an array of strings.

@@ -7,6 +7,7 @@
 pub mod container;
 mod error;
 pub mod filters;
+pub mod go_json;
 pub mod image;
 pub mod network;
 pub mod params;

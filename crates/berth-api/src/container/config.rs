@@ -358,8 +358,12 @@ pub struct Mount {
 }
 
 /// Where and how a container runs (Go `container.HostConfig`, with `Resources` embedded).
+///
+/// Decoded as Go decodes it ([`crate::go_json::flattened`]): serde's derived decoder (the
+/// inherent `HostConfig::deserialize`, `remote = "Self"`) fills the fields named in
+/// [`HOST_CONFIG_FIELDS`], and `Resources` is decoded from the other members.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+#[serde(remote = "Self", rename_all = "PascalCase", default)]
 pub struct HostConfig {
     /// `host:container[:opts]` bind specs.
     pub binds: Option<Vec<String>>,
@@ -532,9 +536,9 @@ pub struct NetworkingConfig {
 }
 
 /// The body of `POST /containers/create`: `Config` inline, plus `HostConfig` and
-/// `NetworkingConfig`.
+/// `NetworkingConfig`. Decoded as Go decodes it, like [`HostConfig`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default)]
 pub struct ContainerCreateBody {
     /// The portable configuration, inline.
     #[serde(flatten)]
@@ -548,8 +552,9 @@ pub struct ContainerCreateBody {
 }
 
 /// The body of `POST /containers/{name}/update`: `Resources` inline plus `RestartPolicy`.
+/// Decoded as Go decodes it, like [`HostConfig`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(remote = "Self", default)]
 pub struct ContainerUpdateBody {
     /// New limits, inline.
     #[serde(flatten)]
@@ -558,3 +563,76 @@ pub struct ContainerUpdateBody {
     #[serde(rename = "RestartPolicy")]
     pub restart_policy: RestartPolicy,
 }
+
+/// The members of a `HostConfig` object that are its own, not `Resources`'.
+pub const HOST_CONFIG_FIELDS: [&str; 40] = [
+    "Binds",
+    "ContainerIDFile",
+    "LogConfig",
+    "NetworkMode",
+    "PortBindings",
+    "RestartPolicy",
+    "AutoRemove",
+    "VolumeDriver",
+    "VolumesFrom",
+    "ConsoleSize",
+    "Annotations",
+    "CapAdd",
+    "CapDrop",
+    "CgroupnsMode",
+    "Dns",
+    "DnsOptions",
+    "DnsSearch",
+    "ExtraHosts",
+    "GroupAdd",
+    "IpcMode",
+    "Cgroup",
+    "Links",
+    "OomScoreAdj",
+    "PidMode",
+    "Privileged",
+    "PublishAllPorts",
+    "ReadonlyRootfs",
+    "SecurityOpt",
+    "StorageOpt",
+    "Tmpfs",
+    "UTSMode",
+    "UsernsMode",
+    "ShmSize",
+    "Sysctls",
+    "Runtime",
+    "Isolation",
+    "Mounts",
+    "MaskedPaths",
+    "ReadonlyPaths",
+    "Init",
+];
+
+/// `Serialize` and `Deserialize` of the three types with a flattened struct: written out by
+/// serde's derive as inherent functions (`remote = "Self"`), and decoded through
+/// [`crate::go_json::flattened`] so that keys match as in Go at every depth.
+macro_rules! go_flattened {
+    ($outer:ty, $own:expr, $inner:ty, $field:ident) => {
+        impl Serialize for $outer {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                <$outer>::serialize(self, serializer)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $outer {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                crate::go_json::flattened(
+                    deserializer,
+                    $own,
+                    crate::go_json::struct_fields::<$inner>(),
+                    <$outer>::deserialize,
+                    |outer: &mut $outer, inner: $inner| outer.$field = inner,
+                )
+            }
+        }
+    };
+}
+
+go_flattened!(HostConfig, &HOST_CONFIG_FIELDS, Resources, resources);
+go_flattened!(ContainerCreateBody, &["HostConfig", "NetworkingConfig"], Config, config);
+go_flattened!(ContainerUpdateBody, &["RestartPolicy"], Resources, resources);

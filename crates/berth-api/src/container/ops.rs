@@ -149,9 +149,8 @@ pub struct ExecCreateBody {
     pub attach_stderr: bool,
     /// Attach stdout.
     pub attach_stdout: bool,
-    /// Detach key sequence (`ctrl-p,ctrl-q`).
-    /// Go decodes JSON keys case-insensitively: docker-py sends `detachKeys`.
-    #[serde(alias = "detachKeys")]
+    /// Detach key sequence (`ctrl-p,ctrl-q`); docker-py sends it as `detachKeys`, which
+    /// [`crate::container::decode_body`] matches as Go does.
     pub detach_keys: String,
     /// Extra environment, `KEY=value`.
     pub env: Option<Vec<String>>,

@@ -126,6 +126,7 @@ fn small_answers_marshal_like_dockerd() {
 #[test]
 fn exec_detach_keys_are_read_whatever_their_case_as_go_reads_them() {
     let body: ExecCreateBody =
-        serde_json::from_str(r#"{"Cmd":["cat"],"detachKeys":"ctrl-p"}"#).expect("docker-py's body");
+        decode_body(serde_json::json!({"Cmd": ["cat"], "detachKeys": "ctrl-p"}))
+            .expect("docker-py's body");
     assert_eq!(body.detach_keys, "ctrl-p");
 }
