@@ -184,6 +184,10 @@ pub(crate) fn resources(hc: &HostConfig) -> Resources {
         cpu_shares: u64::try_from(r.cpu_shares).ok().filter(|s| *s > 0),
         cpu_quota,
         cpu_period,
+        // Passed on as dockerd passes them: runc writes them to the container's cgroup, which
+        // refuses a runtime its parent has no real-time budget for.
+        cpu_rt_period: u64::try_from(r.cpu_realtime_period).ok().filter(|p| *p > 0),
+        cpu_rt_runtime: (r.cpu_realtime_runtime != 0).then_some(r.cpu_realtime_runtime),
         cpuset_cpus: (!r.cpuset_cpus.is_empty()).then(|| r.cpuset_cpus.clone()),
         cpuset_mems: (!r.cpuset_mems.is_empty()).then(|| r.cpuset_mems.clone()),
         pids_limit: r.pids_limit.filter(|p| *p != 0),

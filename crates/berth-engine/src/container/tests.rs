@@ -358,3 +358,29 @@ async fn stale_tasks_and_orphan_records_are_cleared() {
     engine.shutdown().await;
     ctrd.stop().await;
 }
+
+/// `--cpu-rt-runtime` reaches the container's cgroup as dockerd sends it: without a real-time
+/// budget in the parent cgroup (berthd has no daemon-wide `--cpu-rt-runtime`, like a dockerd
+/// started without one) the kernel refuses it and the start fails with runc's words, where
+/// dropping it would start a container without the scheduling it asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_time_runtime_goes_to_the_cgroup() {
+    let ctrd = TestContainerd::start().await;
+    let (engine, _) = engine_with(&ctrd, "berthrt0", "10.213.238.1/24").await;
+    import_busybox(&engine).await;
+    let mut options = create_options("rt", &["true"], "none");
+    options.body.host_config.as_mut().expect("host config").resources.cpu_realtime_runtime = 10_000;
+    ContainerBackend::create(&engine, options).await.expect("create");
+    let err = ContainerBackend::start(&engine, "rt", "", "").await.expect_err("no budget");
+    assert!(err.message().contains("cpu.rt_runtime_us"), "{err}");
+    // Without it the same container starts.
+    let mut options = create_options("no-rt", &["true"], "none");
+    options.body.host_config.as_mut().expect("host config").resources.cpu_realtime_period =
+        1_000_000;
+    ContainerBackend::create(&engine, options).await.expect("create");
+    ContainerBackend::start(&engine, "no-rt", "", "").await.expect("a period alone is fine");
+    for name in ["rt", "no-rt"] {
+        let remove = ContainerRemoveOptions { force: true, ..Default::default() };
+        ContainerBackend::remove(&engine, name, remove).await.expect("remove");
+    }
+}

@@ -175,6 +175,10 @@ pub(crate) struct Resources {
     pub(crate) cpu_quota: Option<i64>,
     /// CFS period in microseconds.
     pub(crate) cpu_period: Option<u64>,
+    /// Real-time period in microseconds (cgroup v1 `cpu.rt_period_us`).
+    pub(crate) cpu_rt_period: Option<u64>,
+    /// Real-time runtime in microseconds per real-time period (`cpu.rt_runtime_us`).
+    pub(crate) cpu_rt_runtime: Option<i64>,
     /// CPUs the container may use (`0-2,4`).
     pub(crate) cpuset_cpus: Option<String>,
     /// Memory nodes the container may use.
@@ -578,6 +582,12 @@ pub(crate) fn linux_resources(r: &Resources, privileged: bool) -> Value {
     if let Some(period) = r.cpu_period.filter(|p| *p > 0) {
         cpu.insert("period".to_owned(), json!(period));
     }
+    if let Some(period) = r.cpu_rt_period.filter(|p| *p > 0) {
+        cpu.insert("realtimePeriod".to_owned(), json!(period));
+    }
+    if let Some(runtime) = r.cpu_rt_runtime.filter(|r| *r != 0) {
+        cpu.insert("realtimeRuntime".to_owned(), json!(runtime));
+    }
     if let Some(cpus) = r.cpuset_cpus.as_ref().filter(|c| !c.is_empty()) {
         cpu.insert("cpus".to_owned(), json!(cpus));
     }
@@ -875,6 +885,8 @@ mod tests {
                 cpu_shares: Some(512),
                 cpu_quota: Some(50_000),
                 cpu_period: Some(100_000),
+                cpu_rt_period: Some(1_000_000),
+                cpu_rt_runtime: Some(10_000),
                 cpuset_cpus: Some("0".into()),
                 pids_limit: Some(-1),
                 ..Resources::default()
@@ -918,7 +930,14 @@ mod tests {
         assert_eq!(r["memory"], json!({ "limit": 64 << 20 }));
         assert_eq!(
             r["cpu"],
-            json!({ "shares": 512, "quota": 50_000, "period": 100_000, "cpus": "0" })
+            json!({
+                "shares": 512,
+                "quota": 50_000,
+                "period": 100_000,
+                "realtimePeriod": 1_000_000,
+                "realtimeRuntime": 10_000,
+                "cpus": "0"
+            })
         );
         assert_eq!(r["pids"], json!({ "limit": -1 }));
 
