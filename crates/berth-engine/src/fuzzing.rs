@@ -15,6 +15,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Map, Value};
 
+use crate::container::seccomp::Seccomp;
 use crate::container::{config, logging, names, spec as container_spec, views};
 use crate::runtime::spec::{self, MountSpec, NetNs, SpecInput};
 
@@ -98,33 +99,21 @@ pub fn container_create(options: ContainerCreateOptions, image_config: &Value) -
             options: options.split(',').filter(|o| !o.is_empty()).map(str::to_owned).collect(),
         });
     }
-    let security = hc.security_opt.clone().unwrap_or_default();
-    let unconfined = security.iter().any(|o| o == "systempaths=unconfined");
+    let security = config::security_options(hc.security_opt.as_deref().unwrap_or_default())?;
+    let seccomp = Seccomp::parse(security.seccomp.as_deref())?;
     let input = SpecInput {
         id: "0".repeat(64),
         args: std::iter::once(path).chain(args).collect(),
-        env: cfg.env.clone().unwrap_or_default(),
-        cwd: cfg.working_dir.clone(),
-        tty: cfg.tty,
         hostname: cfg.hostname.clone(),
-        readonly_rootfs: hc.readonly_rootfs,
-        cap_add: hc.cap_add.clone().unwrap_or_default(),
-        cap_drop: hc.cap_drop.clone().unwrap_or_default(),
         mounts: extra,
-        shm_size: (hc.shm_size > 0).then_some(hc.shm_size),
-        resources: container_spec::resources(&hc),
-        oom_score_adj: i32::try_from(hc.oom_score_adj).unwrap_or_default(),
-        sysctls: hc.sysctls.clone().unwrap_or_default(),
-        no_new_privileges: security.iter().any(|o| o.starts_with("no-new-privileges")),
-        masked_paths: if unconfined { Some(Vec::new()) } else { hc.masked_paths.clone() },
-        readonly_paths: if unconfined { Some(Vec::new()) } else { hc.readonly_paths.clone() },
-        cgroup_parent: container_spec::CGROUP_PARENT.to_owned(),
         netns: if hc.network_mode == "host" { NetNs::Host } else { NetNs::New },
-        init: hc.init.unwrap_or(false),
-        stop_signal: (!cfg.stop_signal.is_empty()).then(|| cfg.stop_signal.clone()),
-        ..SpecInput::default()
+        // Host devices are the host's, not the input's.
+        privileged: false,
+        ..container_spec::configured(&cfg, &hc, &security)
     };
-    spec::build(&input)
+    let mut spec = spec::build(&input)?;
+    container_spec::finish(&mut spec, &hc, &seccomp, false)?;
+    Ok(spec)
 }
 
 /// The spec mount of a bind or tmpfs mount point, as the engine makes it at start.

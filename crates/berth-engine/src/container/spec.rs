@@ -5,14 +5,16 @@
 
 use std::path::PathBuf;
 
-use berth_api::container::HostConfig;
+use berth_api::container::{Config, HostConfig};
 use berth_api::{Error, Result};
 use serde_json::Value;
 
 use super::Container;
+use super::config::SecurityOptions;
 use super::manager::Manager;
 use super::network::Attached;
 use super::record::Record;
+use super::seccomp::Seccomp;
 use crate::runtime::spec::{self, MountSpec, Resources, SpecInput};
 use crate::runtime::user;
 
@@ -76,17 +78,29 @@ pub(crate) async fn build(
     let input = SpecInput {
         id: c.id.clone(),
         args: std::iter::once(record.path.clone()).chain(record.args.iter().cloned()).collect(),
-        env: cfg.env.clone().unwrap_or_default(),
-        cwd: cfg.working_dir.clone(),
         user: resolved.user,
         home: Some(resolved.home),
-        tty: cfg.tty,
         hostname: attached.hostname.clone(),
+        mounts: extra,
+        netns: attached.netns.clone(),
+        ..configured(cfg, hc, &security)
+    };
+    let mut spec = spec::build(&input)?;
+    finish(&mut spec, hc, &seccomp, true)?;
+    Ok(spec)
+}
+
+/// The parts of a run's [`SpecInput`] that follow from the configuration alone; the caller
+/// fills in the ID, the command, the user, the hostname, the mounts and the network namespace.
+pub(crate) fn configured(cfg: &Config, hc: &HostConfig, security: &SecurityOptions) -> SpecInput {
+    SpecInput {
+        env: cfg.env.clone().unwrap_or_default(),
+        cwd: cfg.working_dir.clone(),
+        tty: cfg.tty,
         readonly_rootfs: hc.readonly_rootfs,
         privileged: hc.privileged,
         cap_add: hc.cap_add.clone().unwrap_or_default(),
         cap_drop: hc.cap_drop.clone().unwrap_or_default(),
-        mounts: extra,
         shm_size: (hc.shm_size > 0).then_some(hc.shm_size),
         resources: resources(hc),
         oom_score_adj: i32::try_from(hc.oom_score_adj).unwrap_or_default(),
@@ -108,16 +122,26 @@ pub(crate) async fn build(
         } else {
             hc.resources.cgroup_parent.clone()
         },
-        netns: attached.netns.clone(),
         init: hc.init.unwrap_or(false),
         stop_signal: (!cfg.stop_signal.is_empty()).then(|| cfg.stop_signal.clone()),
-    };
-    let mut spec = spec::build(&input)?;
-    apply_ulimits(&mut spec, hc);
-    super::devices::apply(&mut spec, hc)?;
-    // After the capabilities are final: the profile's conditions read the bounding set.
-    super::seccomp::apply(&mut spec, &seccomp, hc.privileged)?;
-    Ok(spec)
+        ..SpecInput::default()
+    }
+}
+
+/// What is added to a built spec: the ulimits, the host's devices (`devices`: they are read
+/// from the host) and, once the capabilities are final, the seccomp filter, whose conditions
+/// read the bounding set.
+pub(crate) fn finish(
+    spec: &mut Value,
+    hc: &HostConfig,
+    seccomp: &Seccomp,
+    devices: bool,
+) -> Result<()> {
+    apply_ulimits(spec, hc);
+    if devices {
+        super::devices::apply(spec, hc)?;
+    }
+    super::seccomp::apply(spec, seccomp, hc.privileged)
 }
 
 fn destination(m: &MountSpec) -> String {
