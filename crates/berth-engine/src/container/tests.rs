@@ -73,6 +73,17 @@ pub(crate) fn create_options(name: &str, cmd: &[&str], network: &str) -> Contain
     }
 }
 
+/// Starts exec `id` detached from stdin and collects its output to the end.
+pub(crate) async fn exec_output(engine: &Engine, id: &str) -> String {
+    let stream = ExecBackend::start(engine, id, ExecStartOptions::default(), None)
+        .await
+        .expect("exec start");
+    let out: Vec<_> = stream.output.collect().await;
+    out.into_iter()
+        .map(|c| String::from_utf8_lossy(&c.expect("chunk").bytes).into_owned())
+        .collect()
+}
+
 pub(crate) async fn logs(engine: &Engine, name: &str) -> String {
     let options = ContainerLogsOptions { stdout: true, stderr: true, ..Default::default() };
     let stream = ContainerBackend::logs(engine, name, options).await.expect("logs");
@@ -220,14 +231,7 @@ async fn exec_on_the_bridge_and_restore_by_a_new_engine() {
     )
     .await
     .expect("exec create");
-    let stream = ExecBackend::start(&engine, &exec, ExecStartOptions::default(), None)
-        .await
-        .expect("exec start");
-    let out: Vec<_> = stream.output.collect().await;
-    let out: String = out
-        .into_iter()
-        .map(|c| String::from_utf8_lossy(&c.expect("chunk").bytes).into_owned())
-        .collect();
+    let out = exec_output(&engine, &exec).await;
     assert_eq!(out.trim(), &inspect.config.expect("config").hostname);
 
     // Over, the exec reads as dockerd 28's: its PID kept, not removable until the collection

@@ -7,12 +7,11 @@ use berth_api::ErrorKind;
 use berth_api::container::{ExecCreateBody, WaitCondition};
 use berth_backend::{
     ContainerBackend, ContainerCreateOptions, ContainerListOptions, ContainerRemoveOptions,
-    ExecBackend, ExecStartOptions,
+    ExecBackend,
 };
-use futures_util::StreamExt;
 
 use crate::Engine;
-use crate::container::tests::{create_options, import_busybox, logs};
+use crate::container::tests::{create_options, exec_output, import_busybox, logs};
 use crate::testutil::{TestContainerd, engine_with};
 
 /// Runs `cmd` to its end in a new container set up by `adjust`; its exit code and output.
@@ -115,14 +114,7 @@ async fn containers_run_under_the_filter_dockerd_would_give_them() {
         ..ExecCreateBody::default()
     };
     let exec = ExecBackend::create(&engine, "execd", body).await.expect("exec create");
-    let stream = ExecBackend::start(&engine, &exec, ExecStartOptions::default(), None)
-        .await
-        .expect("exec start");
-    let out: Vec<_> = stream.output.collect().await;
-    let out: String = out
-        .into_iter()
-        .map(|c| String::from_utf8_lossy(&c.expect("chunk").bytes).into_owned())
-        .collect();
+    let out = exec_output(&engine, &exec).await;
     assert_eq!(out.trim(), "Seccomp:\t2", "exec");
     let force = ContainerRemoveOptions { force: true, ..ContainerRemoveOptions::default() };
     ContainerBackend::remove(&engine, "execd", force).await.expect("rm");
