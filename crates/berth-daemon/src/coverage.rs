@@ -55,7 +55,7 @@ pub(crate) const ROUTES: &[Route] = &[
     r("container", "GET", "/containers/{name*}/top", I),
     r("container", "GET", "/containers/{name*}/logs", I),
     r("container", "GET", "/containers/{name*}/stats", I),
-    r("container", "GET", "/containers/{name*}/attach/ws", N),
+    r("container", "GET", "/containers/{name*}/attach/ws", I),
     r("container", "GET", "/containers/{name*}/archive", I),
     r("container", "POST", "/containers/create", I),
     r("container", "POST", "/containers/{name*}/kill", I),

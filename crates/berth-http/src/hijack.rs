@@ -39,7 +39,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// How many client reads may wait for the backend before reading from the socket pauses.
-const STDIN_BUFFER: usize = 16;
+pub(crate) const STDIN_BUFFER: usize = 16;
 
 /// The hijack side of an attach or exec-start request: whether the client asked to upgrade,
 /// and hyper's handle on the connection. Extract it in a handler (it never rejects).

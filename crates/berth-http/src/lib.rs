@@ -10,6 +10,7 @@ mod form;
 mod hijack;
 mod response;
 mod routing;
+mod websocket;
 
 pub use error::{ApiError, ErrorAnswer, error_response};
 pub use extract::{ApiJson, ApiPath, ApiQuery, RequestApiVersion};
@@ -17,3 +18,4 @@ pub use form::{Form, percent_decode};
 pub use hijack::{Hijack, HijackStdin, hijack_error};
 pub use response::{JsonResponse, byte_stream, json_lines, progress_lines, progress_lines_in_band};
 pub use routing::{Experimental, RouteNotFound, experimental_only, get, not_found};
+pub use websocket::WebSocketAttach;

@@ -15,8 +15,8 @@ use berth_backend::{
     ContainerLogsOptions, ContainerRemoveOptions,
 };
 use berth_http::{
-    ApiError, ApiJson, Hijack, JsonResponse, RequestApiVersion, byte_stream, hijack_error,
-    json_lines, not_found,
+    ApiError, ApiJson, Hijack, JsonResponse, RequestApiVersion, WebSocketAttach, byte_stream,
+    hijack_error, json_lines, not_found,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -48,6 +48,7 @@ pub(crate) async fn get_named(
     RequestApiVersion(version): RequestApiVersion,
     uri: Uri,
     form: Form,
+    websocket: Option<WebSocketAttach>,
 ) -> Result<Response, ApiError> {
     let rest = name_after(uri.path(), PREFIX);
     let Some((suffix, name)) = route(&rest, GET_SUFFIXES) else {
@@ -64,10 +65,7 @@ pub(crate) async fn get_named(
         "top" => Ok(JsonResponse(c.top(name, form.get("ps_args")).await?).into_response()),
         "logs" => logs(&b, version, &form, name).await,
         "stats" => stats(&b, version, &form, name).await,
-        "attach/ws" => Err(Error::not_implemented(
-            "GET /containers/{name}/attach/ws (websocket attach) is not implemented by berthd",
-        )
-        .into()),
+        "attach/ws" => attach_websocket(&b, version, &form, name, websocket).await,
         "archive" => {
             let path = form.archive_path()?;
             let (stat, tar) = c.archive_get(name, path).await?;
@@ -274,6 +272,48 @@ async fn wait(
         Ok::<_, std::convert::Infallible>(Bytes::from(line))
     });
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(body)).into_response())
+}
+
+/// `GET /containers/{name}/attach/ws`, as dockerd's `wsContainersAttach`: below API 1.42 all
+/// three streams whatever the query says; output raw, never multiplexed.
+async fn attach_websocket(
+    b: &Backends,
+    version: ApiVersion,
+    form: &Form,
+    name: &str,
+    websocket: Option<WebSocketAttach>,
+) -> Result<Response, ApiError> {
+    params::detach_keys(form.get("detachKeys"))?;
+    let Some(mut websocket) = websocket else {
+        // dockerd looks the container up before the handshake.
+        b.containers.inspect(name, false).await?;
+        return Err(Error::invalid(
+            "attach/ws needs a websocket handshake (Connection: Upgrade, Upgrade: websocket)",
+        )
+        .into());
+    };
+    let every = version < ApiVersion::new(1, 42);
+    let options = AttachOptions {
+        stdin: every || form.bool("stdin"),
+        stdout: every || form.bool("stdout"),
+        stderr: every || form.bool("stderr"),
+        logs: form.bool("logs"),
+        stream: form.bool("stream"),
+        detach_keys: form.get("detachKeys").to_owned(),
+    };
+    let stdin: Option<ByteStream> = options.stdin.then(|| websocket.stdin().boxed());
+    let attached = b.containers.attach(name, options, stdin).await?;
+    // A failure once the socket is open ends it (dockerd logs it; nothing is written).
+    let output = attached.output.scan((), |(), item| {
+        std::future::ready(match item {
+            Ok(chunk) => Some(chunk.bytes),
+            Err(err) => {
+                tracing::debug!(error = %err.message(), "websocket attach ended");
+                None
+            }
+        })
+    });
+    Ok(websocket.respond(version >= ApiVersion::new(1, 28), output))
 }
 
 async fn attach(

@@ -7,7 +7,7 @@
 //! Exact paths (`/containers/json`, `/containers/create`, `/containers/prune`) are separate
 //! routes and also answer the other methods dockerd would route to the catch-all
 //! (`DELETE /containers/json` removes a container named `json`).
-//! `GET /containers/{name}/attach/ws` (websocket) is not served: it answers 501.
+//! `GET /containers/{name}/attach/ws` attaches over a websocket (`berth_http::WebSocketAttach`).
 
 use std::sync::Arc;
 

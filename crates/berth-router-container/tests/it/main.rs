@@ -1067,3 +1067,74 @@ async fn exec_start_upgrades_with_raw_stream_for_tty() {
     read.await.expect("half-closed in time").expect("read");
     assert_eq!(rest, b"out\n");
 }
+
+// ---------------------------------------------------------------------------------------------
+// attach/ws
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn attach_ws_carries_stdin_and_output_as_binary_messages_and_ends_with_the_client() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let addr = serve().await;
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let url = format!("ws://{addr}/containers/web/attach/ws?stream=1&stdin=1&stdout=1&stderr=1");
+    let (mut ws, response) = tokio_tungstenite::client_async(url, stream).await.expect("handshake");
+    assert_eq!(response.status(), 101);
+    ws.send(Message::Text("ping\n".into())).await.expect("send");
+    // The fake echoes stdin on stdout: raw bytes, never framed, in a binary message.
+    let echoed = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+        .await
+        .expect("an answer in time")
+        .expect("a message")
+        .expect("no error");
+    assert_eq!(echoed, Message::Binary(Bytes::from_static(b"ping\n")));
+    // The client closing ends stdin and the attach: the server closes the connection.
+    ws.close(None).await.expect("close");
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut rest = Vec::new();
+        while let Some(Ok(message)) = ws.next().await {
+            rest.push(message);
+        }
+        rest
+    })
+    .await
+    .expect("the server closed in time");
+    assert!(rest.iter().all(|m| matches!(m, Message::Close(_))), "{rest:?}");
+}
+
+#[tokio::test]
+async fn attach_ws_without_a_handshake_is_refused_after_the_container_lookup() {
+    check(
+        req(Method::GET, "/containers/missing/attach/ws?stream=1"),
+        expect![[r#"
+            404 Not Found
+            content-length: 41
+            content-type: application/json
+
+            {"message":"No such container: missing"}
+            > inspect missing size=false
+        "#]],
+    )
+    .await;
+    check(
+        req(Method::GET, "/containers/web/attach/ws?stream=1&detachKeys=nosuch"),
+        expect![[r#"
+            400 Bad Request
+            content-length: 52
+            content-type: application/json
+
+            {"message":"Invalid detach keys (nosuch) provided"}
+        "#]],
+    )
+    .await;
+    check(req(Method::GET, "/containers/web/attach/ws?stream=1"), expect![[r#"
+        400 Bad Request
+        content-length: 94
+        content-type: application/json
+
+        {"message":"attach/ws needs a websocket handshake (Connection: Upgrade, Upgrade: websocket)"}
+        > inspect web size=false
+    "#]]).await;
+}
