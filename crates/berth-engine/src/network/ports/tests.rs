@@ -347,6 +347,12 @@ fn free_port() -> u16 {
     held_port().1
 }
 
+/// A udp port on 127.0.0.1 that nothing holds right now.
+fn free_udp_port() -> u16 {
+    let socket = std::net::UdpSocket::bind((LOCALHOST, 0)).expect("hold a udp port");
+    socket.local_addr().expect("address").port()
+}
+
 /// A tcp echo server, published on an ephemeral port of 127.0.0.1; and its own port.
 async fn published_echo() -> (Published, u16) {
     let echo = tcp_echo().await;
@@ -573,8 +579,13 @@ async fn a_range_passes_over_a_port_another_process_holds() {
 
 #[tokio::test]
 async fn closing_frees_the_port_and_ends_the_connections() {
-    let (published, echo) = published_echo().await;
-    let port = published.bindings()[0].host_port;
+    // A port the kernel chose at random, not one from the ephemeral range: Berth hands those out
+    // from the range's start in every process (as dockerd does), so another test process may
+    // take the same port the moment it is freed, and the rebind below would fail for that.
+    let echo = tcp_echo().await;
+    let port = free_port();
+    let requests = [request(Proto::Tcp, echo, Some("127.0.0.1"), (port, port))];
+    let published = publish(&requests, LOCALHOST).await.expect("publish");
     let mut client = within(TcpStream::connect((LOCALHOST, port))).await.expect("connect");
     client.write_all(b"x").await.expect("write");
     let mut one = [0; 1];
@@ -594,9 +605,11 @@ async fn closing_frees_the_port_and_ends_the_connections() {
 async fn dropping_frees_the_port_and_ends_the_connections() {
     let echo = tcp_echo().await;
     let (udp_echo, _sources) = udp_echo().await;
+    // Ports the kernel chose at random, for the reason given in the test above.
+    let (tcp, udp) = (free_port(), free_udp_port());
     let requests = [
-        request(Proto::Tcp, echo, Some("127.0.0.1"), (0, 0)),
-        request(Proto::Udp, udp_echo, Some("127.0.0.1"), (0, 0)),
+        request(Proto::Tcp, echo, Some("127.0.0.1"), (tcp, tcp)),
+        request(Proto::Udp, udp_echo, Some("127.0.0.1"), (udp, udp)),
     ];
     let published = publish(&requests, LOCALHOST).await.expect("publish");
     let port_of =
