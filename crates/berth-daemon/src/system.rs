@@ -2,7 +2,7 @@
 //!
 //! Object counts (containers, images) come from the engine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -29,9 +29,9 @@ pub(crate) struct HostFacts {
     pub(crate) ncpu: u64,
     pub(crate) mem_total: u64,
     pub(crate) cgroup_version: String,
-    /// Read once, as dockerd (since 23) reads its `sysinfo` once: the controllers a kernel
-    /// offers do not change while it runs, and probing them costs ten `stat`s per `/info`.
-    cgroup: CgroupFeatures,
+    /// The engine's probe, read once as dockerd (since 23) reads its `sysinfo`: probing costs
+    /// ten `stat`s, too many for every `/info`.
+    cgroup: berth_engine::cgroups::CgroupFeatures,
     open_fds: Arc<OpenFds>,
 }
 
@@ -66,7 +66,7 @@ impl HostFacts {
             os_version: field("VERSION_ID"),
             ncpu: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
             mem_total: mem_total().unwrap_or(0),
-            cgroup: cgroup_features(&cgroup_version),
+            cgroup: berth_engine::cgroups::cgroup_features(),
             cgroup_version,
             open_fds: Arc::default(),
         })
@@ -134,56 +134,6 @@ fn mem_total() -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// Which cgroup v1 controller features the kernel offers (what `/info` reports as limits).
-#[derive(Debug, Default, Clone, Copy)]
-struct CgroupFeatures {
-    memory: bool,
-    swap: bool,
-    cfs_period: bool,
-    cfs_quota: bool,
-    shares: bool,
-    cpuset: bool,
-    pids: bool,
-    oom_kill_disable: bool,
-    kernel_memory: bool,
-    kernel_memory_tcp: bool,
-}
-
-fn cgroup_features(version: &str) -> CgroupFeatures {
-    let root = PathBuf::from("/sys/fs/cgroup");
-    let has = |p: &str| root.join(p).exists();
-    if version == "2" {
-        let controllers =
-            std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
-        let c = |name: &str| controllers.split_whitespace().any(|x| x == name);
-        return CgroupFeatures {
-            memory: c("memory"),
-            swap: c("memory"),
-            cfs_period: c("cpu"),
-            cfs_quota: c("cpu"),
-            shares: c("cpu"),
-            cpuset: c("cpuset"),
-            pids: c("pids"),
-            oom_kill_disable: false,
-            kernel_memory: false,
-            kernel_memory_tcp: false,
-        };
-    }
-    CgroupFeatures {
-        memory: has("memory/memory.limit_in_bytes"),
-        swap: has("memory/memory.memsw.limit_in_bytes"),
-        cfs_period: has("cpu/cpu.cfs_period_us"),
-        cfs_quota: has("cpu/cpu.cfs_quota_us"),
-        shares: has("cpu/cpu.shares"),
-        cpuset: has("cpuset/cpuset.cpus"),
-        // The root of the pids hierarchy has no pids.max; the mounted controller is what counts.
-        pids: has("pids/cgroup.procs"),
-        oom_kill_disable: has("memory/memory.oom_control"),
-        kernel_memory: has("memory/memory.kmem.limit_in_bytes"),
-        kernel_memory_tcp: has("memory/memory.kmem.tcp.limit_in_bytes"),
-    }
 }
 
 /// A `/proc/sys` file `/info` reads on every request, kept open once it exists: reading it

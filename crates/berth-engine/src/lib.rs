@@ -4,6 +4,7 @@
 //! The engine implements the `berth-backend` traits; it never depends on axum, tower or a hyper
 //! server.
 
+pub mod cgroups;
 mod container;
 mod containerd;
 mod containers;

@@ -236,7 +236,7 @@ fn validate_restart_policy(hc: &HostConfig) -> Result<(), Error> {
 /// without a swap limit (-1) and dockerd's warning; otherwise a memory limit without a swap
 /// limit gets memory+swap at twice the memory (`adaptContainerSettings`).
 pub(crate) fn default_swap(r: &mut berth_api::container::Resources, warnings: &mut Vec<String>) {
-    if r.memory > 0 && r.memory_swap != -1 && !super::devices::cgroup_support().swap_limit {
+    if r.memory > 0 && r.memory_swap != -1 && !crate::cgroups::cgroup_features().swap {
         warnings.push(
             "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."
                 .to_owned(),

@@ -206,54 +206,11 @@ fn block_io(r: &Resources) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
-/// What the kernel's cgroups can limit, read once (dockerd's sysinfo): cgroup v2's `io` and
-/// `memory` controllers offer everything; on v1, each file must exist.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CgroupSupport {
-    pub(crate) swap_limit: bool,
-    weight: bool,
-    weight_device: bool,
-    read_bps: bool,
-    write_bps: bool,
-    read_iops: bool,
-    write_iops: bool,
-}
-
-pub(crate) fn cgroup_support() -> CgroupSupport {
-    static SUPPORT: std::sync::OnceLock<CgroupSupport> = std::sync::OnceLock::new();
-    *SUPPORT.get_or_init(|| {
-        let root = Path::new("/sys/fs/cgroup");
-        if let Ok(controllers) = std::fs::read_to_string(root.join("cgroup.controllers")) {
-            let has = |name: &str| controllers.split_whitespace().any(|c| c == name);
-            let io = has("io");
-            return CgroupSupport {
-                swap_limit: has("memory"),
-                weight: io,
-                weight_device: io,
-                read_bps: io,
-                write_bps: io,
-                read_iops: io,
-                write_iops: io,
-            };
-        }
-        let has = |files: &[&str]| files.iter().any(|f| root.join(f).exists());
-        CgroupSupport {
-            swap_limit: has(&["memory/memory.memsw.limit_in_bytes"]),
-            weight: has(&["blkio/blkio.weight", "blkio/blkio.bfq.weight"]),
-            weight_device: has(&["blkio/blkio.weight_device", "blkio/blkio.bfq.weight_device"]),
-            read_bps: has(&["blkio/blkio.throttle.read_bps_device"]),
-            write_bps: has(&["blkio/blkio.throttle.write_bps_device"]),
-            read_iops: has(&["blkio/blkio.throttle.read_iops_device"]),
-            write_iops: has(&["blkio/blkio.throttle.write_iops_device"]),
-        }
-    })
-}
-
 /// At create, as dockerd: block-IO settings the kernel cannot apply are dropped from `r`, each
 /// with its warning.
 pub(crate) fn drop_unsupported_blkio(r: &mut Resources, warnings: &mut Vec<String>) {
-    let support = cgroup_support();
-    if r.blkio_weight > 0 && !support.weight {
+    let support = crate::cgroups::cgroup_features();
+    if r.blkio_weight > 0 && !support.blkio_weight {
         warnings.push(
             "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
                 .to_owned(),
@@ -268,25 +225,26 @@ pub(crate) fn drop_unsupported_blkio(r: &mut Resources, warnings: &mut Vec<Strin
     };
     drop(
         &mut r.blkio_device_read_bps,
-        support.read_bps,
+        support.blkio_read_bps,
         "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.",
     );
     drop(
         &mut r.blkio_device_write_bps,
-        support.write_bps,
+        support.blkio_write_bps,
         "Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.",
     );
     drop(
         &mut r.blkio_device_read_iops,
-        support.read_iops,
+        support.blkio_read_iops,
         "Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.",
     );
     drop(
         &mut r.blkio_device_write_iops,
-        support.write_iops,
+        support.blkio_write_iops,
         "Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.",
     );
-    if r.blkio_weight_device.as_ref().is_some_and(|s| !s.is_empty()) && !support.weight_device {
+    if r.blkio_weight_device.as_ref().is_some_and(|s| !s.is_empty()) && !support.blkio_weight_device
+    {
         warnings.push(
             "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded."
                 .to_owned(),
