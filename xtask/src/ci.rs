@@ -134,15 +134,21 @@ fn doc() -> Result<()> {
 }
 
 fn deny() -> Result<()> {
-    // Advisories need the advisory database from GitHub, which CI cannot reach.
-    cmd::run(cmd::cargo().args([
-        "deny",
-        "--locked",
-        "--config",
-        "deny.toml",
-        "check",
-        "bans",
-        "licenses",
-        "sources",
-    ]))
+    // Advisories need the advisory database from GitHub, which CI cannot reach. The fuzz crate
+    // is a workspace of its own, with its own lock file: checked with the same rules.
+    for manifest in ["Cargo.toml", "fuzz/Cargo.toml"] {
+        cmd::run(cmd::cargo().args([
+            "deny",
+            "--locked",
+            "--manifest-path",
+            manifest,
+            "--config",
+            "deny.toml",
+            "check",
+            "bans",
+            "licenses",
+            "sources",
+        ]))?;
+    }
+    Ok(())
 }
