@@ -135,11 +135,15 @@ fn doc() -> Result<()> {
 
 fn deny() -> Result<()> {
     // Advisories need the advisory database from GitHub, which CI cannot reach. The fuzz crate
-    // is a workspace of its own, with its own lock file: checked with the same rules.
-    for manifest in ["Cargo.toml", "fuzz/Cargo.toml"] {
-        cmd::run(cmd::cargo().args([
-            "deny",
-            "--locked",
+    // is a workspace of its own, with its own lock file: checked with the same rules. That lock
+    // file follows the workspace's and may lag behind it (the fuzz step updates it, as here).
+    for (manifest, locked) in [("Cargo.toml", true), ("fuzz/Cargo.toml", false)] {
+        let mut command = cmd::cargo();
+        command.arg("deny");
+        if locked {
+            command.arg("--locked");
+        }
+        command.args([
             "--manifest-path",
             manifest,
             "--config",
@@ -148,7 +152,8 @@ fn deny() -> Result<()> {
             "bans",
             "licenses",
             "sources",
-        ]))?;
+        ]);
+        cmd::run(&mut command)?;
     }
     Ok(())
 }
