@@ -48,7 +48,7 @@ use tokio_util::io::{ReaderStream, StreamReader};
 
 use super::at;
 use super::dirs::create_dirs;
-use super::paths::{archive_path, clean_abs, clean_entry_name, split_parent};
+use super::paths::{archive_path, clean_abs, clean_entry_name, split_parent, symlink_climbs_out};
 use super::stat::open_root;
 use crate::tar_budget::Budgeted;
 
@@ -428,6 +428,15 @@ fn create<R: Read>(
     meta: &Meta,
     options: &Options,
 ) -> std::result::Result<bool, EntryError> {
+    if kind == EntryType::Symlink {
+        let target = meta.link.as_deref().unwrap_or_default();
+        if symlink_climbs_out(name, target) {
+            return Err(EntryError::Invalid(format!(
+                "invalid symlink {name_shown} -> {}",
+                shown(target)
+            )));
+        }
+    }
     let (parent_name, base) = split_parent(name);
     let base = at::os(base);
     let parent = create_dirs(dest, parent_name, None)?;

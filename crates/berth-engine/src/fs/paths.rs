@@ -202,6 +202,24 @@ pub(super) fn split_parent(name: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// Whether a symlink at `name` (cleaned, relative to the extraction point) pointing at `target`
+/// climbs above the extraction point, read lexically as moby's `createTarFile` reads it: the
+/// target joined to the link's directory, an absolute target included (`/../x` climbs too).
+/// dockerd refuses such an archive; what it would reach is never looked at.
+pub(super) fn symlink_climbs_out(name: &[u8], target: &[u8]) -> bool {
+    let (parent, _) = split_parent(name);
+    let mut depth = parent.split(|b| *b == b'/').filter(|p| !p.is_empty() && *p != b".").count();
+    for part in target.split(|b| *b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." if depth == 0 => return true,
+            b".." => depth -= 1,
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
 /// Cleans a name from a tar archive the way moby's `Unpack` does: leading slashes dropped, `.`
 /// and empty elements removed, `..` applied lexically. `Ok(None)` for the extraction point
 /// itself; an error when the name climbs out of it.

@@ -213,13 +213,15 @@ async fn links_from_the_archive_are_followed_inside() {
     let m = marker();
     let host = f.host_path();
     let archive = Tar::new()
-        // Absolute, relative climbing, and chained links, then files written through them.
+        // Absolute, relative, and chained links, then files written through them. (Relative
+        // links that climb above the extraction point are refused: see the next test.)
+        .dir("sub/")
+        .symlink("sub/scratch", "../tmp")
+        .file(&format!("sub/scratch/{m}"), "2")
         .symlink("config", "/etc")
         .file(&format!("config/{m}"), "1")
-        .symlink("scratch", "../../../../../../../../../../tmp")
-        .file(&format!("scratch/{m}"), "2")
         .symlink("one", "two")
-        .symlink("two", &format!("/../../..{host}"))
+        .symlink("two", &host)
         .file("one/sentinel", "pwned")
         .file("one/new", "pwned")
         // A directory of the archive replaced by a link, then written through.
@@ -241,6 +243,39 @@ async fn links_from_the_archive_are_followed_inside() {
     assert_eq!(err.status().as_u16(), 400);
     assert!(err.message().ends_with("Too many levels of symbolic links (os error 40)"));
     assert_not_on_host(&m);
+    f.assert_host_untouched();
+}
+
+#[tokio::test]
+async fn symlinks_climbing_above_the_extraction_point_are_refused_as_dockerd_refuses_them() {
+    let f = Fixture::new();
+    f.dir("/dst");
+    let m = marker();
+    let host = f.host_path();
+    // Read lexically from the link's directory, as moby's `createTarFile` reads them.
+    for (name, target) in [
+        ("up", "../".to_owned()),
+        ("up", format!("../../../../../../../..{host}")),
+        ("up", format!("a/../../{m}")),
+        ("up", format!("/../../..{host}")),
+        ("d/up", format!("../../{m}")),
+    ] {
+        let archive = Tar::new().file("before", "kept").symlink(name, &target).finish();
+        let err = put(&f, "/dst", archive).await.expect_err(&target);
+        assert_400(&err, &format!("invalid symlink {name:?} -> {target:?}"));
+        assert_eq!(read(&f, "/dst/before"), "kept");
+        assert!(std::fs::symlink_metadata(f.at(&format!("/dst/{name}"))).is_err(), "{target}");
+    }
+    // Links that stay below it are made as they are, whatever they point at later.
+    let archive = Tar::new()
+        .symlink("d/back", "../before")
+        .symlink("d/here", ".")
+        .symlink("abs", &format!("{host}/sentinel"))
+        .finish();
+    put(&f, "/dst", archive).await.expect("put");
+    assert_eq!(read(&f, "/dst/d/back"), "kept");
+    let abs = std::fs::read_link(f.at("/dst/abs")).expect("abs");
+    assert_eq!(abs, std::path::PathBuf::from(format!("{host}/sentinel")));
     f.assert_host_untouched();
 }
 
