@@ -130,7 +130,8 @@ impl<'de> Deserializer<'de> for GoValue {
     ) -> Result<V::Value, Self::Error> {
         match self.0 {
             Value::Object(map) => visitor.visit_map(GoMap::new(map, Some(fields))),
-            Value::Array(items) => visitor.visit_seq(GoSeq(items.into_iter())),
+            // Go decodes a struct from an object only (serde_json would take an array too).
+            Value::Array(_) => Err(de::Error::invalid_type(de::Unexpected::Seq, &visitor)),
             other => other.deserialize_struct(name, fields, visitor),
         }
     }
@@ -208,21 +209,21 @@ struct GoMap {
 
 impl GoMap {
     fn new(map: Map<String, Value>, fields: Option<&'static [&'static str]>) -> Self {
-        let mut members: Vec<(String, Value)> = Vec::with_capacity(map.len());
-        for (key, value) in map {
-            if value.is_null() {
-                continue;
+        let members = map.into_iter().filter(|(_, value)| !value.is_null());
+        let members: Vec<(String, Value)> = match fields {
+            // A map's keys are unique already and kept as sent.
+            None => members.collect(),
+            Some(fields) => {
+                // Keys renamed to field names; two spellings of one field: the later wins, as
+                // in Go. Keyed by name so that an object of many members stays linear.
+                let mut by_name: Map<String, Value> = Map::new();
+                for (key, value) in members {
+                    let key = field_name(&key, fields).map_or(key, str::to_owned);
+                    by_name.insert(key, value);
+                }
+                by_name.into_iter().collect()
             }
-            let key = match fields.and_then(|f| field_name(&key, f)) {
-                Some(name) => name.to_owned(),
-                None => key,
-            };
-            // Two spellings of one field: the later wins, as in Go.
-            match members.iter_mut().find(|(k, _)| *k == key) {
-                Some(member) => member.1 = value,
-                None => members.push((key, value)),
-            }
-        }
+        };
         Self { members: members.into_iter(), value: None }
     }
 }

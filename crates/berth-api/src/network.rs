@@ -234,14 +234,7 @@ pub struct NetworkPruneReport {
     pub networks_deleted: Option<Vec<String>>,
 }
 
-/// Go's `strconv.ParseBool`: `1 t T TRUE true True` and `0 f F FALSE false False`, nothing else.
-pub fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
+pub use crate::params::parse_go_bool;
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,15 @@
 
 use serde::{Deserialize, Deserializer};
 
+/// Go's `strconv.ParseBool`: `1 t T TRUE true True` and `0 f F FALSE false False`, nothing else.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// dockerd's `BoolValue`: false for `""`, `0`, `no`, `false`, `none` (trimmed, any case), true for
 /// anything else.
 pub fn bool_value_of(s: &str) -> bool {

@@ -103,13 +103,11 @@ pub fn prune_all(filters: &Filters) -> Result<bool, Error> {
     let values: Vec<&str> = filters.get("all").collect();
     match values.as_slice() {
         [] => Ok(false),
-        [one] => match *one {
-            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-            "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-            other => Err(Error::invalid(format!(
-                "invalid filter 'all': strconv.ParseBool: parsing {other:?}: invalid syntax"
-            ))),
-        },
+        [one] => crate::params::parse_go_bool(one).ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid filter 'all': strconv.ParseBool: parsing {one:?}: invalid syntax"
+            ))
+        }),
         many => Err(Error::invalid(format!(
             "invalid filter 'all=[{}]': only one value is expected",
             many.join(" ")

@@ -621,10 +621,13 @@ macro_rules! go_flattened {
 
         impl<'de> Deserialize<'de> for $outer {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                // The inlined struct's field names, probed once.
+                static INLINED: std::sync::OnceLock<&'static [&'static str]> =
+                    std::sync::OnceLock::new();
                 crate::go_json::flattened(
                     deserializer,
                     $own,
-                    crate::go_json::struct_fields::<$inner>(),
+                    INLINED.get_or_init(crate::go_json::struct_fields::<$inner>),
                     <$outer>::deserialize,
                     |outer: &mut $outer, inner: $inner| outer.$field = inner,
                 )

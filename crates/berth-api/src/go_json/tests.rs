@@ -156,3 +156,14 @@ fn full_host_config() -> HostConfig {
         ..Default::default()
     }
 }
+
+#[test]
+fn a_struct_object_with_many_unknown_members_still_decodes_its_fields() {
+    // Renaming keeps one entry per name in a map: 100 000 members stay linear work.
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        (0..100_000).map(|i| (format!("x{i}"), json!(i))).collect();
+    object.insert("privileged".to_owned(), json!(true));
+    object.insert("Privileged".to_owned(), json!(true));
+    let hc: HostConfig = decode_body(serde_json::Value::Object(object)).expect("decodes");
+    assert!(hc.privileged);
+}

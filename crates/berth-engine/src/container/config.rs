@@ -183,22 +183,19 @@ pub(crate) fn security_options(options: &[String]) -> Result<SecurityOptions, Er
         match key {
             "label" | "apparmor" => {}
             "seccomp" => out.seccomp = Some(value.to_owned()),
-            "no-new-privileges" => out.no_new_privileges = go_bool(value).ok_or_else(invalid)?,
-            "writable-cgroups" => out.writable_cgroups = Some(go_bool(value).ok_or_else(invalid)?),
+            "no-new-privileges" => {
+                out.no_new_privileges =
+                    berth_api::params::parse_go_bool(value).ok_or_else(invalid)?
+            }
+            "writable-cgroups" => {
+                out.writable_cgroups =
+                    Some(berth_api::params::parse_go_bool(value).ok_or_else(invalid)?)
+            }
             "systempaths" if value == "unconfined" => out.systempaths_unconfined = true,
             _ => return Err(invalid()),
         }
     }
     Ok(out)
-}
-
-/// A boolean as Go's `strconv.ParseBool` reads it.
-fn go_bool(value: &str) -> Option<bool> {
-    match value {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
 }
 
 fn validate_restart_policy(hc: &HostConfig) -> Result<(), Error> {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use berth_api::params::parse_go_bool;
 use berth_api::{Error, Result};
 
 /// The options dockerd's `json-file` driver accepts; anything else is refused.
@@ -214,15 +215,6 @@ pub(super) fn from_human_size(s: &str) -> std::result::Result<i64, String> {
     };
     // Go's int64(float64) conversion: truncation, saturating here.
     Ok((size * multiplier) as i64)
-}
-
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
 }
 
 /// The text of Go's `*strconv.NumError` (`strconv.Atoi: parsing "x": invalid syntax`).

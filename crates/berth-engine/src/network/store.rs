@@ -430,11 +430,8 @@ fn default_bridge_options(b: &BridgeConfig) -> BTreeMap<String, String> {
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err(Error::invalid(format!("failed to parse {key} value: {value:?}"))),
-    }
+    berth_api::params::parse_go_bool(value)
+        .ok_or_else(|| Error::invalid(format!("failed to parse {key} value: {value:?}")))
 }
 
 fn overlaps(a: Subnet, b: Subnet) -> bool {

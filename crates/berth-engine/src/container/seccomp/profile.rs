@@ -8,17 +8,20 @@
 //! where any holds. `archMap` lists architecture families, of which only this host's goes into
 //! the section.
 //!
-//! Decoding follows what dockerd's Go decoder accepts: unknown keys are ignored, keys match
-//! without regard to ASCII case, `null` counts as absent. What dockerd leaves to runc at start
+//! Decoding is Go's, through `berth_api::go_json` (unknown keys ignored, keys matched in any
+//! case, `null` as absent), with the path of a bad value in the error. What dockerd leaves to runc at start
 //! (action, operator, architecture and flag names) is checked here too, so a profile runc would
 //! refuse is refused when the container is created.
 
 use std::cmp::Ordering;
 
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use serde_json::{Value, json};
 
-/// A profile in Docker's format.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A profile in Docker's format, decoded as Go decodes it ([`berth_api::go_json`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub(crate) struct Profile {
     /// What a syscall no rule names gets (`SCMP_ACT_ERRNO`, …); empty when the profile sets none.
     pub(super) default_action: String,
@@ -35,21 +38,26 @@ pub(crate) struct Profile {
     /// Opaque data sent along to the listener.
     pub(super) listener_metadata: String,
     /// The rules, in order.
+    #[serde(rename = "syscalls")]
     pub(super) rules: Vec<Rule>,
 }
 
 /// One architecture and the others a process on it can also run as (x86-64 runs x86 and x32
 /// code, so its filter has to cover their syscall tables too).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub(crate) struct ArchFamily {
     /// `SCMP_ARCH_X86_64`, …
+    #[serde(rename = "architecture")]
     pub(super) head: String,
     /// `SCMP_ARCH_X86`, `SCMP_ARCH_X32`, …
+    #[serde(rename = "subArchitectures")]
     pub(super) members: Vec<String>,
 }
 
 /// A rule: syscalls, what they get, and when the rule applies.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub(crate) struct Rule {
     /// Syscall names (runc skips those its libseccomp does not know).
     pub(super) names: Vec<String>,
@@ -68,7 +76,8 @@ pub(crate) struct Rule {
 }
 
 /// A comparison of one syscall argument.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub(crate) struct ArgCheck {
     /// Which argument (0-based).
     pub(super) index: u64,
@@ -81,13 +90,15 @@ pub(crate) struct ArgCheck {
 }
 
 /// Conditions on the container and the host.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub(crate) struct Conditions {
     /// Capabilities (`CAP_SYS_ADMIN`), matched exactly against the bounding set.
     pub(super) caps: Vec<String>,
     /// Architectures in Go's naming (`amd64`, `arm64`, `x86`, …), matched against the host's.
     pub(super) arches: Vec<String>,
     /// The lowest kernel the condition holds on.
+    #[serde(deserialize_with = "min_kernel")]
     pub(super) min_kernel: Option<KernelVersion>,
 }
 
@@ -201,8 +212,13 @@ impl Profile {
             };
             format!("Decoding seccomp profile failed: {e}{hint}")
         })?;
-        let profile =
-            decode(&value).map_err(|e| format!("Decoding seccomp profile failed: {e}"))?;
+        // Go decodes `null` into an untouched (empty) profile.
+        let profile = if value.is_null() {
+            Profile::default()
+        } else {
+            serde_path_to_error::deserialize(berth_api::go_json::GoValue(value))
+                .map_err(|e| format!("Decoding seccomp profile failed: {e}"))?
+        };
         profile.check()?;
         Ok(profile)
     }
@@ -383,167 +399,13 @@ fn kernel_at_least(target: &Target<'_>, min: KernelVersion) -> Result<bool, Stri
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
-/// What a JSON value is, for error messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// `obj[name]` as Go's decoder finds a struct field: the exact key, else one equal but for
-/// ASCII case; `null` is as good as absent.
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name)
-        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
-        .filter(|v| !v.is_null())
-}
-
-/// A path into the document, for error messages: `syscalls[2].args[0].index`.
-fn at(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") }
-}
-
-fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, String> {
-    v.as_object().ok_or_else(|| format!("{path}: expected an object, found {}", kind(v)))
-}
-
-fn text(obj: &Map<String, Value>, parent: &str, name: &str) -> Result<String, String> {
-    match field(obj, name) {
-        None => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(v) => Err(format!("{}: expected a string, found {}", at(parent, name), kind(v))),
-    }
-}
-
-fn texts(obj: &Map<String, Value>, parent: &str, name: &str) -> Result<Vec<String>, String> {
-    let path = at(parent, name);
-    let Some(v) = field(obj, name) else { return Ok(Vec::new()) };
-    let items = v
-        .as_array()
-        .ok_or_else(|| format!("{path}: expected an array of strings, found {}", kind(v)))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| match item {
-            Value::String(s) => Ok(s.clone()),
-            // Go leaves a null element as the empty string.
-            Value::Null => Ok(String::new()),
-            other => Err(format!("{path}[{i}]: expected a string, found {}", kind(other))),
-        })
-        .collect()
-}
-
-fn unsigned(obj: &Map<String, Value>, parent: &str, name: &str) -> Result<Option<u64>, String> {
-    match field(obj, name) {
-        None => Ok(None),
-        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-            format!(
-                "{}: expected an integer from 0 to {}, found {}",
-                at(parent, name),
-                u64::MAX,
-                if v.is_number() { v.to_string() } else { kind(v).to_owned() }
-            )
-        }),
-    }
-}
-
-/// An object of the document and where it is.
-type Located<'a> = (String, &'a Map<String, Value>);
-
-fn objects<'a>(
-    obj: &'a Map<String, Value>,
-    parent: &str,
-    name: &str,
-) -> Result<Vec<Located<'a>>, String> {
-    let path = at(parent, name);
-    let Some(v) = field(obj, name) else { return Ok(Vec::new()) };
-    let items = v
-        .as_array()
-        .ok_or_else(|| format!("{path}: expected an array of objects, found {}", kind(v)))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let path = format!("{path}[{i}]");
-            object(item, &path).map(|o| (path, o))
-        })
-        .collect()
-}
-
-fn decode(value: &Value) -> Result<Profile, String> {
-    // Go decodes `null` into an untouched (empty) profile.
-    if value.is_null() {
-        return Ok(Profile::default());
-    }
-    let top = value
-        .as_object()
-        .ok_or_else(|| format!("expected a JSON object, found {}", kind(value)))?;
-    let arch_map = objects(top, "", "archMap")?
-        .into_iter()
-        .map(|(path, o)| {
-            Ok(ArchFamily {
-                head: text(o, &path, "architecture")?,
-                members: texts(o, &path, "subArchitectures")?,
-            })
-        })
-        .collect::<Result<_, String>>()?;
-    let rules = objects(top, "", "syscalls")?
-        .into_iter()
-        .map(|(path, o)| decode_rule(o, &path))
-        .collect::<Result<_, String>>()?;
-    Ok(Profile {
-        default_action: text(top, "", "defaultAction")?,
-        default_errno_ret: unsigned(top, "", "defaultErrnoRet")?,
-        architectures: texts(top, "", "architectures")?,
-        arch_map,
-        flags: texts(top, "", "flags")?,
-        listener_path: text(top, "", "listenerPath")?,
-        listener_metadata: text(top, "", "listenerMetadata")?,
-        rules,
-    })
-}
-
-fn decode_rule(o: &Map<String, Value>, path: &str) -> Result<Rule, String> {
-    let args = objects(o, path, "args")?
-        .into_iter()
-        .map(|(path, a)| {
-            Ok(ArgCheck {
-                index: unsigned(a, &path, "index")?.unwrap_or(0),
-                value: unsigned(a, &path, "value")?.unwrap_or(0),
-                value_two: unsigned(a, &path, "valueTwo")?.unwrap_or(0),
-                op: text(a, &path, "op")?,
-            })
-        })
-        .collect::<Result<_, String>>()?;
-    let conditions = |name: &str| -> Result<Option<Conditions>, String> {
-        let Some(v) = field(o, name) else { return Ok(None) };
-        let path = at(path, name);
-        let c = object(v, &path)?;
-        Ok(Some(Conditions {
-            caps: texts(c, &path, "caps")?,
-            arches: texts(c, &path, "arches")?,
-            min_kernel: field(c, "minKernel").map(min_kernel).transpose()?,
-        }))
-    };
-    Ok(Rule {
-        names: texts(o, path, "names")?,
-        name: text(o, path, "name")?,
-        action: text(o, path, "action")?,
-        errno_ret: unsigned(o, path, "errnoRet")?,
-        args,
-        includes: conditions("includes")?,
-        excludes: conditions("excludes")?,
-    })
-}
-
 /// `minKernel`: `"<major>.<minor>"`, each part below 256, not both zero (dockerd's wording).
 /// An empty string is a condition every kernel meets, as in dockerd.
-fn min_kernel(v: &Value) -> Result<KernelVersion, String> {
+fn min_kernel<'de, D: Deserializer<'de>>(d: D) -> Result<Option<KernelVersion>, D::Error> {
+    parse_min_kernel(&Value::deserialize(d)?).map(Some).map_err(de::Error::custom)
+}
+
+fn parse_min_kernel(v: &Value) -> Result<KernelVersion, String> {
     let raw = v.to_string();
     let expected = format!("invalid kernel version: {raw}, expected \"<kernel>.<major>\"");
     let Value::String(s) = v else { return Err(expected) };

@@ -339,44 +339,48 @@ fn bad_profiles_are_refused_naming_the_problem() {
             "Decoding seccomp profile failed: expected value at line 1 column 1 (this is the \
              profile's JSON, not a path: the docker CLI reads the file and sends its content)",
         ),
-        ("[]", "Decoding seccomp profile failed: expected a JSON object, found an array"),
+        ("[]", "Decoding seccomp profile failed: invalid type: sequence, expected struct Profile"),
         (
             r#"{"defaultAction": 1}"#,
-            "Decoding seccomp profile failed: defaultAction: expected a string, found a number",
+            "Decoding seccomp profile failed: defaultAction: invalid type: integer `1`, expected a string",
         ),
         (
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": -1}"#,
-            "Decoding seccomp profile failed: defaultErrnoRet: expected an integer from 0 to \
-             18446744073709551615, found -1",
+            "Decoding seccomp profile failed: defaultErrnoRet: invalid value: integer `-1`, \
+             expected u64",
         ),
         (
             r#"{"syscalls": [{"names": "mkdir", "action": "SCMP_ACT_ERRNO"}]}"#,
-            "Decoding seccomp profile failed: syscalls[0].names: expected an array of strings, \
-             found a string",
+            "Decoding seccomp profile failed: syscalls[0].names: invalid type: string \"mkdir\", \
+             expected a sequence",
         ),
         (
             r#"{"syscalls": [{"names": ["a"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1.5}]}]}"#,
-            "Decoding seccomp profile failed: syscalls[0].args[0].index: expected an integer \
-             from 0 to 18446744073709551615, found 1.5",
+            "Decoding seccomp profile failed: syscalls[0].args[0].index: invalid type: floating \
+             point `1.5`, expected u64",
         ),
         (
             r#"{"syscalls": [{"names": ["a"], "action": "SCMP_ACT_ERRNO", "includes": {"minKernel": "4"}}]}"#,
-            "Decoding seccomp profile failed: invalid kernel version: \"4\", expected \
+            "Decoding seccomp profile failed: syscalls[0].includes.minKernel: invalid kernel \
+             version: \"4\", expected \
              \"<kernel>.<major>\"",
         ),
         (
             r#"{"syscalls": [{"names": ["a"], "action": "SCMP_ACT_ERRNO", "includes": {"minKernel": 4.8}}]}"#,
-            "Decoding seccomp profile failed: invalid kernel version: 4.8, expected \
+            "Decoding seccomp profile failed: syscalls[0].includes.minKernel: invalid kernel \
+             version: 4.8, expected \
              \"<kernel>.<major>\"",
         ),
         (
             r#"{"syscalls": [{"names": ["a"], "action": "SCMP_ACT_ERRNO", "excludes": {"minKernel": "0.0"}}]}"#,
-            "Decoding seccomp profile failed: invalid kernel version: \"0.0\", expected \
+            "Decoding seccomp profile failed: syscalls[0].excludes.minKernel: invalid kernel \
+             version: \"0.0\", expected \
              \"<kernel>.<major>\": version cannot be 0.0",
         ),
         (
             r#"{"syscalls": [{"names": ["a"], "action": "SCMP_ACT_ERRNO", "excludes": {"minKernel": "4.256"}}]}"#,
-            "Decoding seccomp profile failed: invalid kernel version: \"4.256\", expected \
+            "Decoding seccomp profile failed: syscalls[0].excludes.minKernel: invalid kernel \
+             version: \"4.256\", expected \
              \"<kernel>.<major>\": \"256\" is out of range (0 to 255)",
         ),
         (
