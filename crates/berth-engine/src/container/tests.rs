@@ -382,7 +382,12 @@ async fn a_real_time_runtime_goes_to_the_cgroup() {
     options.body.host_config.as_mut().expect("host config").resources.cpu_realtime_period =
         1_000_000;
     ContainerBackend::create(&engine, options).await.expect("create");
+    let exit =
+        ContainerBackend::wait(&engine, "no-rt", WaitCondition::NextExit).await.expect("wait");
     ContainerBackend::start(&engine, "no-rt", "", "").await.expect("a period alone is fine");
+    // Removed once it has exited: a forced removal racing the exit is not what this tests.
+    let status = tokio::time::timeout(Duration::from_secs(30), exit).await.expect("exits in time");
+    assert_eq!(status.status_code, 0);
     for name in ["rt", "no-rt"] {
         let remove = ContainerRemoveOptions { force: true, ..Default::default() };
         ContainerBackend::remove(&engine, name, remove).await.expect("remove");
